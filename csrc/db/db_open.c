@@ -1,0 +1,358 @@
+/* db_open.c: opening a database (creation or recovery), the per-process registry
+ * that makes a second open of the same path share one engine, and closing.
+ *
+ * Recovery: read CURRENT and the manifest; replay, in file-number order, every log
+ * not older than the manifest's log number into a memtable, stopping for good at the
+ * first damaged record (a torn tail: everything after it was never acknowledged under
+ * FULL, and may not be applied under OFF/NORMAL without breaking the prefix promise);
+ * write what was replayed to a level-0 table; start a fresh log and a fresh manifest
+ * (CURRENT replaced by rename, directory synced); delete the files no longer needed.
+ * A read-only open replays into memory and writes nothing. */
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "db_impl.h"
+#include "../util/status.h"
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static lt_engine *registry;
+
+void lt_options_init(lt_options *o) {
+    memset(o, 0, sizeof *o);
+    o->create = 1;
+    o->sync = LT_SYNC_NORMAL;
+    o->sync_interval_ms = 5;
+    o->cache_size = 64u << 20;
+    o->memtable_size = 4u << 20;
+    o->block_size = 4096;
+    o->table_size = 2u << 20;
+    o->level1_size = 10u << 20;
+    o->l0_compaction_trigger = 4;
+    o->l0_slowdown_trigger = 8;
+    o->l0_stop_trigger = 12;
+    o->bloom_bits_per_key = 10;
+    o->background_compaction = 1;
+}
+
+int db_enter(lt_db *db, const char *op) {
+    if (!db) return lt_seterr(LT_EINVAL, "%s: null database handle", op);
+    atomic_fetch_add(&db->active, 1);
+    if (atomic_load(&db->closed)) {
+        atomic_fetch_sub(&db->active, 1);
+        return lt_seterr(LT_ECLOSED, "%s: database is closed", op);
+    }
+    lt_clearerr();
+    return LT_OK;
+}
+
+void db_leave(lt_db *db) { atomic_fetch_sub(&db->active, 1); }
+
+static int check_options(const lt_options *o) {
+    if (o->sync < LT_SYNC_OFF || o->sync > LT_SYNC_FULL)
+        return lt_seterr(LT_EINVAL, "open: unknown sync mode %d", o->sync);
+    if (o->block_size < 256 || o->block_size > (1u << 20))
+        return lt_seterr(LT_EINVAL, "open: block size %zu outside 256..1048576", o->block_size);
+    if (o->memtable_size < 1024) return lt_seterr(LT_EINVAL, "open: memtable size %zu below 1024", o->memtable_size);
+    if (o->table_size < 1024) return lt_seterr(LT_EINVAL, "open: table size %zu below 1024", o->table_size);
+    if (o->level1_size < 1024) return lt_seterr(LT_EINVAL, "open: level-1 size %zu below 1024", o->level1_size);
+    if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
+        o->l0_stop_trigger < o->l0_slowdown_trigger)
+        return lt_seterr(LT_EINVAL, "open: level-0 triggers must satisfy 1 <= compaction <= slowdown <= stop");
+    if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
+        return lt_seterr(LT_EINVAL, "open: bloom bits per key %d outside 0..64", o->bloom_bits_per_key);
+    if (o->sync == LT_SYNC_NORMAL && (o->sync_interval_ms < 1 || o->sync_interval_ms > 60000))
+        return lt_seterr(LT_EINVAL, "open: sync interval %u ms outside 1..60000", o->sync_interval_ms);
+    return LT_OK;
+}
+
+typedef struct replay_ctx { lt_memtable *m; uint64_t max_seq; } replay_ctx;
+
+static int replay_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice value) {
+    replay_ctx *c = arg;
+    if (seq > c->max_seq) c->max_seq = seq;
+    return lt_memtable_add(c->m, seq, type, key, value);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Replay logs >= the manifest's log number. Flushes full memtables to level 0 (not
+ * when read-only). REQUIRES: e->mem exists. */
+static int replay_logs(lt_engine *e, lt_version_edit *edit) {
+    char **names = NULL;
+    size_t nn = 0;
+    int rc = e->env->v->list_dir(e->env, e->dir, &names, &nn);
+    if (rc) return rc;
+    uint64_t *logs = calloc(nn + 1, sizeof *logs);
+    size_t nlogs = 0;
+    if (!logs) { lt_env_free_names(names, nn); return lt_seterr(LT_ENOMEM, "recovery: out of memory"); }
+    for (size_t i = 0; i < nn; i++) {
+        unsigned long long num;
+        char tail[8];
+        if (sscanf(names[i], "%llu.%7s", &num, tail) == 2 && strcmp(tail, "log") == 0 &&
+            num >= e->vs->log_number)
+            logs[nlogs++] = num;
+    }
+    lt_env_free_names(names, nn);
+    qsort(logs, nlogs, sizeof *logs, cmp_u64);
+    lt_batch *b = NULL;
+    if ((rc = lt_batch_new(&b))) { free(logs); return rc; }
+    int stop = 0;
+    for (size_t i = 0; i < nlogs && rc == LT_OK && !stop; i++) {
+        char name[4096];
+        lt_log_file_name(name, sizeof name, e->dir, logs[i]);
+        if (logs[i] >= atomic_load(&e->vs->next_file)) atomic_store(&e->vs->next_file, logs[i] + 1);
+        lt_rfile *f = NULL;
+        if ((rc = e->env->v->new_readable(e->env, name, &f))) break;
+        lt_log_reader *r = lt_log_reader_new(f, name);
+        if (!r) { lt_rclose(f); rc = lt_seterr(LT_ENOMEM, "recovery: out of memory"); break; }
+        lt_slice rec;
+        while (rc == LT_OK && (rc = lt_log_read_record(r, &rec)) == LT_OK) {
+            rc = lt_batch_set_contents(b, rec);
+            replay_ctx c = { e->mem, 0 };
+            if (rc == LT_OK) rc = lt_batch_iterate(b, replay_one, &c);
+            if (rc == LT_ECORRUPT) { rc = LT_OK; stop = 1; break; } /* checksummed but malformed */
+            if (rc) break;
+            if (c.max_seq > atomic_load(&e->vs->last_seq)) atomic_store(&e->vs->last_seq, c.max_seq);
+            if (!e->opt.read_only && lt_memtable_memory_usage(e->mem) >= e->opt.memtable_size) {
+                rc = db_write_level0(e, e->mem, edit, lt_vset_new_file_number(e->vs));
+                if (rc) break;
+                lt_memtable_unref(e->mem);
+                if (!(e->mem = lt_memtable_new())) rc = lt_seterr(LT_ENOMEM, "recovery: out of memory");
+            }
+        }
+        if (rc == LT_ENOTFOUND) {
+            rc = LT_OK;
+            if (lt_log_reader_bad_tail(r)) stop = 1;  /* a torn tail ends recovery */
+        }
+        lt_log_reader_free(r);
+        lt_rclose(f);
+    }
+    lt_batch_free(b);
+    free(logs);
+    return rc;
+}
+
+static void engine_free(lt_engine *e) {
+    if (e->bg_started || e->sync_started) {
+        pthread_mutex_lock(&e->mu);
+        e->shutting_down = 1;
+        pthread_cond_broadcast(&e->bg_cv);
+        pthread_cond_broadcast(&e->sync_cv);
+        pthread_mutex_unlock(&e->mu);
+        if (e->bg_started) pthread_join(e->bg_thread, NULL);
+        if (e->sync_started) pthread_join(e->sync_thread, NULL);
+    }
+    if (e->log) {
+        if (!e->crashed && !e->bg_error && e->opt.sync != LT_SYNC_OFF && e->log_unsynced)
+            lt_wsync(e->log_file);
+        lt_log_writer_free(e->log);
+    }
+    if (e->log_file) lt_wclose(e->log_file);
+    if (e->mem) lt_memtable_unref(e->mem);
+    if (e->imm) lt_memtable_unref(e->imm);
+    lt_vset_free(e->vs);
+    if (e->cache) lt_cache_free(e->cache);
+    if (e->lock) e->env->v->unlock(e->env, e->lock);
+    lt_batch_free(e->group);
+    free(e->pending);
+    pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->manifest_mu);
+    pthread_cond_destroy(&e->bg_cv);
+    pthread_cond_destroy(&e->sync_cv);
+    free(e->dir);
+    free(e);
+}
+
+static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_engine **out) {
+    lt_engine *e = calloc(1, sizeof *e);
+    if (!e || !(e->dir = strdup(dir))) { free(e); return lt_seterr(LT_ENOMEM, "open: out of memory"); }
+    e->opt = *opt;
+    e->env = env;
+    e->refs = 1;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->manifest_mu, NULL);
+    pthread_cond_init(&e->bg_cv, NULL);
+    pthread_cond_init(&e->sync_cv, NULL);
+    e->snaps.next = e->snaps.prev = &e->snaps;
+    if (opt->codec) { e->codec = *opt->codec; e->opt.codec = &e->codec; }
+    e->topt.block_size = opt->block_size;
+    e->topt.restart_interval = 16;
+    e->topt.bloom_bits_per_key = opt->bloom_bits_per_key;
+    e->topt.codec = e->opt.codec;
+    char path[4096];
+    int rc = LT_OK;
+    lt_version_edit edit;
+    lt_edit_init(&edit);
+    if (!(e->cache = lt_cache_new(opt->cache_size)) || lt_batch_new(&e->group) ||
+        !(e->mem = lt_memtable_new())) {
+        rc = lt_seterr(LT_ENOMEM, "open: out of memory");
+        goto fail;
+    }
+    if (!opt->read_only && opt->create && (rc = env->v->mkdir(env, dir))) goto fail;
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    if (!env->v->exists(env, dir)) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
+    if ((rc = env->v->lock(env, path, &e->lock))) goto fail;
+    lt_vset_config vc = { env, dir, e->topt, e->cache, opt->level1_size, opt->l0_compaction_trigger };
+    if ((rc = lt_vset_new(&vc, &e->vs))) goto fail;
+    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    int exists = env->v->exists(env, path);
+    if (!exists) {
+        if (!opt->create || opt->read_only) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
+        /* Make the directory's own name durable in its parent. */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) { *slash = 0; env->v->sync_dir(env, parent); }
+        else if (slash) env->v->sync_dir(env, "/");
+        else env->v->sync_dir(env, ".");
+    } else {
+        if (opt->error_if_exists) { rc = lt_seterr(LT_EINVAL, "open: database %s already exists", dir); goto fail; }
+        if ((rc = lt_vset_recover(e->vs))) goto fail;
+        if ((rc = replay_logs(e, &edit))) goto fail;
+    }
+    atomic_store(&e->visible_seq, atomic_load(&e->vs->last_seq));
+    if (!opt->read_only) {
+        if ((rc = db_switch_log(e))) goto fail;
+        if (lt_memtable_count(e->mem) > 0) {
+            if ((rc = db_write_level0(e, e->mem, &edit, lt_vset_new_file_number(e->vs)))) goto fail;
+            lt_memtable_unref(e->mem);
+            if (!(e->mem = lt_memtable_new())) { rc = lt_seterr(LT_ENOMEM, "open: out of memory"); goto fail; }
+        }
+        edit.has_log_number = 1;
+        edit.log_number = e->log_number;
+        pthread_mutex_t tmp = PTHREAD_MUTEX_INITIALIZER;
+        if ((rc = lt_vset_apply_recovered(e->vs, &edit, &tmp))) goto fail;
+        if ((rc = lt_vset_new_manifest(e->vs))) goto fail;
+        pthread_mutex_lock(&e->mu);
+        db_delete_obsolete(e);
+        pthread_mutex_unlock(&e->mu);
+        if (pthread_create(&e->bg_thread, NULL, db_bg_main, e)) { rc = lt_seterr(LT_ENOMEM, "open: cannot start background thread"); goto fail; }
+        e->bg_started = 1;
+        if (opt->sync == LT_SYNC_NORMAL) {
+            if (pthread_create(&e->sync_thread, NULL, db_sync_main, e)) { rc = lt_seterr(LT_ENOMEM, "open: cannot start sync thread"); goto fail; }
+            e->sync_started = 1;
+        }
+        pthread_mutex_lock(&e->mu);
+        db_maybe_schedule(e);
+        pthread_mutex_unlock(&e->mu);
+    }
+    lt_edit_free(&edit);
+    *out = e;
+    return LT_OK;
+fail:
+    {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", lt_errmsg());
+        lt_edit_free(&edit);
+        e->crashed = 1;  /* do not sync anything on the way out */
+        engine_free(e);
+        lt_seterr(rc, "%s", msg);
+    }
+    return rc;
+}
+
+int lt_db_open(const char *path, const lt_options *opt_in, lt_db **out) {
+    lt_options opt;
+    if (opt_in) opt = *opt_in; else lt_options_init(&opt);
+    lt_clearerr();
+    if (!path || !*path) return lt_seterr(LT_EINVAL, "open: empty path");
+    if (strlen(path) > 3000) return lt_seterr(LT_EINVAL, "open: path too long");
+    int rc = check_options(&opt);
+    if (rc) return rc;
+    lt_env *env = opt.env ? opt.env : lt_env_posix();
+    char dir[PATH_MAX + 1];
+    snprintf(dir, sizeof dir, "%s", path);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = 0;
+    if (env == lt_env_posix()) {
+        if (!opt.read_only && opt.create) env->v->mkdir(env, dir);
+        char real[PATH_MAX];
+        if (realpath(dir, real)) snprintf(dir, sizeof dir, "%s", real);
+    }
+    lt_db *db = calloc(1, sizeof *db);
+    if (!db) return lt_seterr(LT_ENOMEM, "open: out of memory");
+    pthread_mutex_init(&db->children_mu, NULL);
+    atomic_init(&db->hrefs, 1);
+    db->snaps.hnext = db->snaps.hprev = &db->snaps;
+    pthread_mutex_lock(&registry_mu);
+    lt_engine *e = registry;
+    while (e && !(e->env == env && strcmp(e->dir, dir) == 0)) e = e->reg_next;
+    if (e) {
+        if (opt.read_only != e->opt.read_only && !opt.read_only) {
+            pthread_mutex_unlock(&registry_mu);
+            pthread_mutex_destroy(&db->children_mu);
+            free(db);
+            return lt_seterr(LT_EINVAL, "open: %s is already open read-only in this process", dir);
+        }
+        e->refs++;
+    } else {
+        rc = engine_open(dir, &opt, env, &e);
+        if (rc == LT_OK) { e->reg_next = registry; registry = e; }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (rc) { pthread_mutex_destroy(&db->children_mu); free(db); return rc; }
+    db->e = e;
+    db->read_only = opt.read_only || e->opt.read_only;
+    *out = db;
+    return LT_OK;
+}
+
+static void engine_release(lt_engine *e, int crash) {
+    pthread_mutex_lock(&registry_mu);
+    if (crash) e->crashed = 1;
+    if (--e->refs > 0) { pthread_mutex_unlock(&registry_mu); return; }
+    lt_engine **pp = &registry;
+    while (*pp && *pp != e) pp = &(*pp)->reg_next;
+    if (*pp) *pp = e->reg_next;
+    pthread_mutex_unlock(&registry_mu);
+    engine_free(e);
+}
+
+static int handle_close(lt_db *db, int crash) {
+    if (!db) return LT_OK;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&db->closed, &expected, 1)) return LT_OK;
+    while (atomic_load(&db->active) > 0) sched_yield();
+    lt_engine *e = db->e;
+    pthread_mutex_lock(&db->children_mu);
+    while (db->iters) db_iter_release(db->iters);
+    for (lt_snapshot *s = db->snaps.hnext; s != &db->snaps; s = db->snaps.hnext) {
+        pthread_mutex_lock(&e->mu);
+        s->prev->next = s->next;
+        s->next->prev = s->prev;
+        pthread_mutex_unlock(&e->mu);
+        s->released = 1;
+        s->hprev->hnext = s->hnext;
+        s->hnext->hprev = s->hprev;
+        s->hnext = s->hprev = s;
+    }
+    pthread_mutex_unlock(&db->children_mu);
+    if (crash) {
+        pthread_mutex_lock(&e->mu);
+        e->crashed = 1;
+        pthread_mutex_unlock(&e->mu);
+    }
+    engine_release(e, crash);
+    return LT_OK;
+}
+
+int lt_db_close(lt_db *db) { return handle_close(db, 0); }
+int lt_db_crash(lt_db *db) { return handle_close(db, 1); }
+
+void db_handle_ref(lt_db *db) { atomic_fetch_add(&db->hrefs, 1); }
+
+void db_handle_unref(lt_db *db) {
+    if (atomic_fetch_sub(&db->hrefs, 1) != 1) return;
+    pthread_mutex_destroy(&db->children_mu);
+    free(db);
+}
+
+void lt_db_free(lt_db *db) {
+    if (!db) return;
+    handle_close(db, 0);
+    db_handle_unref(db);
+}

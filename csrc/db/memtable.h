@@ -1,0 +1,40 @@
+/* memtable.h: the in-memory table of recent writes: an arena-backed skiplist of
+ * entries ordered by internal key.
+ *
+ * Entry layout in the arena: varint32 ikey_len | internal key | varint32 vlen | value.
+ *
+ * Thread-safety: one writer at a time calls lt_memtable_add (the commit leader holds
+ * the write token); any number of readers may call get and iterate concurrently
+ * without locks (skiplist links are published with release stores and read with
+ * acquire loads). Which entries a reader *uses* is decided by the sequence number it
+ * reads at, so a batch applied partially is never seen partially.
+ * Lifetime: reference counted; slices returned point into the arena and live as long
+ * as the reference the caller holds. */
+#ifndef LT_MEMTABLE_H
+#define LT_MEMTABLE_H
+
+#include <stdint.h>
+#include "../util/iterator.h"
+#include "../util/slice.h"
+
+typedef struct lt_memtable lt_memtable;
+
+lt_memtable *lt_memtable_new(void); /* refcount 1; NULL on ENOMEM */
+void lt_memtable_ref(lt_memtable *m);
+void lt_memtable_unref(lt_memtable *m);
+
+/* Insert; returns LT_OK or LT_ENOMEM. REQUIRES: single writer; (key, seq) is new. */
+int  lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value);
+
+/* Look up the newest version of `key` with sequence <= seq.
+ * Returns LT_OK with *value set (type VALUE), LT_ENOTFOUND with *deleted = 1 if the
+ * newest such version is a deletion, LT_ENOTFOUND with *deleted = 0 if no version. */
+int  lt_memtable_get(lt_memtable *m, lt_slice key, uint64_t seq, lt_slice *value, int *deleted);
+
+size_t lt_memtable_memory_usage(const lt_memtable *m);
+uint64_t lt_memtable_count(const lt_memtable *m);
+
+/* Iterator over internal keys (all versions). Holds a reference to the memtable. */
+lt_iter *lt_memtable_iter(lt_memtable *m);
+
+#endif

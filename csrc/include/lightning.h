@@ -1,0 +1,207 @@
+/* lightning.h: the public C API of the Lightning storage engine.
+ *
+ * This header is the manual. Lightning is a log-structured, MVCC key-value store:
+ * a write-ahead log, an in-memory skiplist (memtable), immutable sorted tables of
+ * checksummed, optionally zstd-compressed blocks, a manifest of version edits, and
+ * leveled compaction on a background thread. Keys are ordered bytewise (memcmp).
+ *
+ * Errors. Every function that can fail returns an int: LT_OK (0) or one of the
+ * negative LT_E* codes below. When a function fails it also stores a message for the
+ * calling thread that lt_errmsg() returns (it names the operation and, where there is
+ * one, the file and offset). The library never prints and never aborts on bad input.
+ *
+ * Threads. An lt_db handle may be used from many threads at once. Snapshots and
+ * iterators may be used from any thread but not from two threads at the same time.
+ * No call takes or needs the Python GIL.
+ *
+ * Lifetimes. Closing a handle (lt_db_close, lt_snapshot_release, lt_iter_close)
+ * invalidates it: every later call on it returns LT_ECLOSED, except the matching
+ * *_free, which releases the handle's memory. Closing a database closes all its
+ * snapshots and iterators as well (they then return LT_ECLOSED).
+ */
+#ifndef LIGHTNING_H
+#define LIGHTNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes: their own range, stable values ------------------------------------ */
+#define LT_OK          0
+#define LT_ENOTFOUND  (-30700) /* key absent (lt_get); not an error for the caller      */
+#define LT_ECORRUPT   (-30701) /* checksum mismatch, bad magic, malformed record        */
+#define LT_EIO        (-30702) /* an operating-system call failed (errno in message)    */
+#define LT_EINVAL     (-30703) /* bad argument: size limit, bad option, bad range       */
+#define LT_ENOMEM     (-30704) /* allocation failed                                      */
+#define LT_ELOCKED    (-30705) /* another process holds the database lock               */
+#define LT_EREADONLY  (-30706) /* write on a database opened read-only                   */
+#define LT_ECLOSED    (-30707) /* handle already closed                                  */
+#define LT_ECONFLICT  (-30708) /* commit validation rejected the batch (transactions)    */
+#define LT_ENOENT     (-30709) /* database does not exist and create was not asked      */
+#define LT_EVERSION   (-30710) /* file written by an unsupported format version          */
+#define LT_ENOSPC     (-30711) /* the file system is full                                */
+#define LT_EBUSY      (-30712) /* background error latched: the database is read-only   */
+
+/* Message of the last failed call made by this thread (empty string if none). The
+ * pointer stays valid until this thread's next call into the library. */
+const char *lt_errmsg(void);
+/* Constant description of an error code. */
+const char *lt_strerror(int code);
+
+/* ---- limits ------------------------------------------------------------------------- */
+#define LT_MAX_KEY_SIZE   (16u * 1024u)          /* bytes; empty keys are allowed */
+#define LT_MAX_VALUE_SIZE (64u * 1024u * 1024u)  /* bytes */
+
+/* ---- sync modes --------------------------------------------------------------------- */
+#define LT_SYNC_OFF    0 /* commit returns after write(2) to the log: survives a process
+                            crash, a machine crash may lose recent commits            */
+#define LT_SYNC_NORMAL 1 /* as OFF, plus the log is fdatasync'ed by a background thread
+                            every sync_interval_ms and at every memtable switch       */
+#define LT_SYNC_FULL   2 /* commit returns only after the fdatasync covering it;
+                            concurrent committers share one fdatasync (group commit)  */
+
+/* ---- compression: the engine is codec-agnostic; zstd entry points are passed in --- */
+typedef struct lt_codec {
+    void  *(*create_cctx)(void);
+    size_t (*free_cctx)(void *cctx);
+    size_t (*compress)(void *cctx, void *dst, size_t dst_cap,
+                       const void *src, size_t src_len, int level);
+    void  *(*create_dctx)(void);
+    size_t (*free_dctx)(void *dctx);
+    size_t (*decompress)(void *dctx, void *dst, size_t dst_cap,
+                         const void *src, size_t src_len);
+    unsigned (*is_error)(size_t result);
+    size_t (*compress_bound)(size_t src_len);
+    int level;
+} lt_codec;
+
+/* ---- environments (file systems) ---------------------------------------------------- */
+typedef struct lt_env lt_env;
+/* A process-wide POSIX environment; never freed. */
+lt_env *lt_env_posix(void);
+/* A new in-memory file system. Persistent until lt_env_free; usable by many opens. */
+int  lt_env_mem_new(lt_env **out);
+/* A fault-injecting layer over `base` that remembers what was fsync'ed. */
+int  lt_env_fault_new(lt_env *base, lt_env **out);
+/* Simulate power loss: every file loses what was not fdatasync'ed, and every file
+ * created, renamed or removed since its directory was last synced reverts. The
+ * database using the env must be closed (or abandoned with lt_db_crash) first. */
+int  lt_env_fault_drop_unsynced(lt_env *fault);
+/* Fail the n-th write (append) from now with `err` (an LT_E* code, e.g. LT_ENOSPC);
+ * n = 0 disables. */
+int  lt_env_fault_fail_write(lt_env *fault, uint64_t n, int err);
+/* Counters of the fault layer: syncs of files and of directories so far. */
+uint64_t lt_env_fault_syncs(lt_env *fault);
+void lt_env_free(lt_env *env); /* REQUIRES: no open database uses it */
+
+/* ---- options ------------------------------------------------------------------------ */
+typedef struct lt_options {
+    int      create;            /* create the database if missing (default 1)          */
+    int      error_if_exists;   /* fail with LT_EINVAL if it exists (default 0)         */
+    int      read_only;         /* no writes, no compaction, shared lock (default 0)    */
+    int      sync;              /* LT_SYNC_* (default NORMAL)                           */
+    uint32_t sync_interval_ms;  /* NORMAL mode background fsync period (default 5)     */
+    size_t   cache_size;        /* block cache bytes (default 64 MiB)                  */
+    size_t   memtable_size;     /* switch memtable when it exceeds this (default 4 MiB) */
+    size_t   block_size;        /* uncompressed data block target (default 4096)        */
+    size_t   table_size;        /* target size of a compaction output (default 2 MiB)   */
+    size_t   level1_size;       /* max bytes in level 1; x10 per level (default 10 MiB) */
+    int      l0_compaction_trigger; /* default 4                                         */
+    int      l0_slowdown_trigger;   /* default 8                                         */
+    int      l0_stop_trigger;       /* default 12                                        */
+    int      bloom_bits_per_key;    /* 0 disables filters (default 10)                   */
+    int      background_compaction; /* 0: compaction only in lt_db_compact (tests)     */
+    const lt_codec *codec;      /* NULL: no compression                                 */
+    lt_env  *env;               /* NULL: lt_env_posix()                                 */
+} lt_options;
+
+/* Fill `o` with the defaults above. */
+void lt_options_init(lt_options *o);
+
+/* ---- database ----------------------------------------------------------------------- */
+typedef struct lt_db lt_db;
+
+/* Open (or create) the database directory `path`. Opening a path that this process
+ * already has open returns a new handle on the same engine (options of the first open
+ * stay in force). Another process holding the lock gives LT_ELOCKED with the holder's
+ * pid in the message. On success *out must eventually be passed to lt_db_free. */
+int  lt_db_open(const char *path, const lt_options *opt, lt_db **out);
+/* Close this handle; the engine shuts down (flushes nothing it need not: the log is
+ * already durable per the sync mode) when its last handle closes. Waits for calls in
+ * progress on this handle. Idempotent. */
+int  lt_db_close(lt_db *db);
+/* Test hook: abandon the engine as a crash would: no further writes or syncs reach the
+ * env, files are closed without syncing, the lock is released. */
+int  lt_db_crash(lt_db *db);
+void lt_db_free(lt_db *db); /* closes first if needed */
+
+/* Point read at the latest committed state (or a snapshot when snap != NULL).
+ * Returns LT_OK and sets *val and *vlen, LT_ENOTFOUND, or an error. *val points to a
+ * per-thread buffer owned by the library, valid until this thread's next lt_get. */
+typedef struct lt_snapshot lt_snapshot;
+int  lt_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen,
+            const char **val, size_t *vlen);
+
+int  lt_put(lt_db *db, const void *key, size_t klen, const void *val, size_t vlen);
+int  lt_delete(lt_db *db, const void *key, size_t klen);
+
+/* ---- write batches: applied atomically, all or nothing ------------------------------ */
+typedef struct lt_batch lt_batch;
+int  lt_batch_new(lt_batch **out);
+int  lt_batch_put(lt_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
+int  lt_batch_delete(lt_batch *b, const void *key, size_t klen);
+/* Append `n` records from a packed buffer: each record is
+ *   u8 op (1 = put, 0 = delete) | u32le klen | u32le vlen | key | value
+ * (vlen is 0 for deletes). One call for many records keeps bulk loads cheap. */
+int  lt_batch_put_packed(lt_batch *b, const void *buf, size_t len, size_t n);
+uint32_t lt_batch_count(const lt_batch *b);
+size_t lt_batch_size(const lt_batch *b);
+void lt_batch_clear(lt_batch *b);
+void lt_batch_free(lt_batch *b);
+
+/* Commit validation hook (used by transactions). Called by the commit leader inside
+ * the commit critical section, before the batch gets its sequence number, with
+ * `last_seq` = the newest sequence number already committed. Return LT_OK to commit,
+ * or an error (normally LT_ECONFLICT) to reject: a rejected batch writes nothing. */
+typedef int (*lt_validate_fn)(void *arg, uint64_t last_seq);
+/* Commit the batch: validate, assign sequence numbers, write the log (sync per mode),
+ * apply to the memtable, publish. On success *seq (if not NULL) is the sequence number
+ * of the batch's last record. An empty batch commits nothing and succeeds. */
+int  lt_write(lt_db *db, lt_batch *b, lt_validate_fn validate, void *arg, uint64_t *seq);
+
+/* ---- snapshots ---------------------------------------------------------------------- */
+int  lt_snapshot_new(lt_db *db, lt_snapshot **out);
+uint64_t lt_snapshot_seq(const lt_snapshot *s);
+int  lt_snapshot_release(lt_snapshot *s);
+void lt_snapshot_free(lt_snapshot *s); /* releases first if needed */
+
+/* ---- iterators ---------------------------------------------------------------------- */
+typedef struct lt_iterator lt_iterator;
+/* Range [start, end) (NULL = unbounded), in key order or reverse, at the snapshot or
+ * the latest state. The iterator pins the files and memtables it reads. */
+int  lt_iter_new(lt_db *db, lt_snapshot *snap,
+                 const void *start, size_t slen, const void *end, size_t elen,
+                 int reverse, lt_iterator **out);
+/* Fill `buf` with up to `max_items` entries, each u32le klen | u32le vlen | key | value.
+ * Sets *n_items and *used. Returns LT_OK with *n_items == 0 only at the end. An entry
+ * bigger than `cap` sets *n_items = 0 and *used to the size needed (retry bigger). */
+int  lt_iter_next_batch(lt_iterator *it, char *buf, size_t cap, size_t max_items,
+                        size_t *n_items, size_t *used);
+int  lt_iter_close(lt_iterator *it);
+void lt_iter_free(lt_iterator *it);
+
+/* ---- maintenance -------------------------------------------------------------------- */
+/* Write the memtable to a level-0 table and wait for it. */
+int  lt_db_flush(lt_db *db);
+/* Compact every level overlapping [start, end) (NULL = unbounded) down to the bottom. */
+int  lt_db_compact(lt_db *db, const void *start, size_t slen, const void *end, size_t elen);
+/* JSON object of statistics written to buf (NUL-terminated); *needed = full length. */
+int  lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIGHTNING_H */

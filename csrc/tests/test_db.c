@@ -1,0 +1,226 @@
+/* test_db.c: the engine end to end through the public API: writes, reads, scans in
+ * both directions, snapshots, flush, compaction, reopen and recovery, on the memory
+ * and POSIX environments. */
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+#include "../include/lightning.h"
+#include "testutil.h"
+
+static lt_options small_opts(lt_env *env) {
+    lt_options o;
+    lt_options_init(&o);
+    o.env = env;
+    o.memtable_size = 8 << 10;
+    o.block_size = 512;
+    o.table_size = 16 << 10;
+    o.level1_size = 64 << 10;
+    o.cache_size = 64 << 10;
+    o.sync = LT_SYNC_OFF;
+    return o;
+}
+
+static int get_str(lt_db *db, lt_snapshot *s, const char *k, char *out, size_t cap) {
+    const char *v;
+    size_t n;
+    int rc = lt_get(db, s, k, strlen(k), &v, &n);
+    if (rc == LT_OK) {
+        if (n >= cap) n = cap - 1;
+        memcpy(out, v, n);
+        out[n] = 0;
+    }
+    return rc;
+}
+
+/* Collect a scan into a flat string "k=v;" for comparison. */
+static int scan_str(lt_db *db, lt_snapshot *s, const char *a, const char *b, int reverse,
+                    char *out, size_t cap, size_t *count) {
+    lt_iterator *it;
+    int rc = lt_iter_new(db, s, a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, reverse, &it);
+    if (rc) return rc;
+    char buf[256];
+    size_t off = 0;
+    *count = 0;
+    out[0] = 0;
+    for (;;) {
+        size_t n, used;
+        rc = lt_iter_next_batch(it, buf, sizeof buf, 3, &n, &used);
+        if (rc || n == 0) break;
+        size_t p = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t kl, vl;
+            memcpy(&kl, buf + p, 4);
+            memcpy(&vl, buf + p + 4, 4);
+            off += (size_t)snprintf(out + off, cap - off, "%.*s=%.*s;", (int)kl, buf + p + 8, (int)vl,
+                                    buf + p + 8 + kl);
+            p += 8 + kl + vl;
+            (*count)++;
+        }
+    }
+    lt_iter_free(it);
+    return rc;
+}
+
+static void test_basic(void) {
+    lt_env *env;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = small_opts(env);
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    CHECK_OK(lt_put(db, "b", 1, "2", 1));
+    CHECK_OK(lt_put(db, "a", 1, "1", 1));
+    CHECK_OK(lt_put(db, "c", 1, "3", 1));
+    CHECK_OK(lt_delete(db, "b", 1));
+    char v[64];
+    CHECK_OK(get_str(db, NULL, "a", v, sizeof v));
+    CHECK(strcmp(v, "1") == 0);
+    CHECK_EQ_INT(get_str(db, NULL, "b", v, sizeof v), LT_ENOTFOUND);
+    char s[1024];
+    size_t n;
+    CHECK_OK(scan_str(db, NULL, NULL, NULL, 0, s, sizeof s, &n));
+    CHECK(strcmp(s, "a=1;c=3;") == 0);
+    CHECK_OK(scan_str(db, NULL, NULL, NULL, 1, s, sizeof s, &n));
+    CHECK(strcmp(s, "c=3;a=1;") == 0);
+    lt_snapshot *snap;
+    CHECK_OK(lt_snapshot_new(db, &snap));
+    CHECK_OK(lt_put(db, "a", 1, "9", 1));
+    CHECK_OK(get_str(db, snap, "a", v, sizeof v));
+    CHECK(strcmp(v, "1") == 0);
+    CHECK_OK(get_str(db, NULL, "a", v, sizeof v));
+    CHECK(strcmp(v, "9") == 0);
+    CHECK_OK(lt_db_flush(db));
+    CHECK_OK(get_str(db, snap, "a", v, sizeof v));
+    CHECK(strcmp(v, "1") == 0);
+    CHECK_OK(lt_db_compact(db, NULL, 0, NULL, 0));
+    CHECK_OK(get_str(db, snap, "a", v, sizeof v));
+    CHECK(strcmp(v, "1") == 0);
+    CHECK_OK(scan_str(db, snap, NULL, NULL, 0, s, sizeof s, &n));
+    CHECK(strcmp(s, "a=1;c=3;") == 0);
+    lt_snapshot_free(snap);
+    CHECK_OK(lt_db_close(db));
+    lt_db_free(db);
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    CHECK_OK(get_str(db, NULL, "a", v, sizeof v));
+    CHECK(strcmp(v, "9") == 0);
+    CHECK_EQ_INT(get_str(db, NULL, "b", v, sizeof v), LT_ENOTFOUND);
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+static void test_many(void) {
+    lt_env *env;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = small_opts(env);
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    const int N = 20000;
+    char k[32], v[64], got[128];
+    for (int i = 0; i < N; i++) {
+        int j = (i * 7919) % N;
+        snprintf(k, sizeof k, "key%08d", j);
+        snprintf(v, sizeof v, "value-%d-%d", j, i);
+        CHECK_OK(lt_put(db, k, strlen(k), v, strlen(v)));
+        if (i % 3 == 0) {
+            snprintf(k, sizeof k, "key%08d", (j * 31) % N);
+            CHECK_OK(lt_delete(db, k, strlen(k)));
+        }
+    }
+    for (int round = 0; round < 3; round++) {
+        size_t found = 0;
+        for (int j = 0; j < N; j++) {
+            snprintf(k, sizeof k, "key%08d", j);
+            int rc = get_str(db, NULL, k, got, sizeof got);
+            CHECK(rc == LT_OK || rc == LT_ENOTFOUND);
+            if (rc == LT_OK) {
+                found++;
+                snprintf(v, sizeof v, "value-%d-", j);
+                CHECK(strncmp(got, v, strlen(v)) == 0);
+            }
+        }
+        static char s[4 << 20];
+        size_t n, nr;
+        CHECK_OK(scan_str(db, NULL, NULL, NULL, 0, s, sizeof s, &n));
+        CHECK_OK(scan_str(db, NULL, NULL, NULL, 1, s, sizeof s, &nr));
+        CHECK_EQ_INT(n, found);
+        CHECK_EQ_INT(nr, found);
+        if (round == 0) CHECK_OK(lt_db_compact(db, NULL, 0, NULL, 0));
+        if (round == 1) {
+            lt_db_free(db);
+            CHECK_OK(lt_db_open("/db", &o, &db));
+        }
+    }
+    char st[4096];
+    size_t need;
+    CHECK_OK(lt_db_stats(db, st, sizeof st, &need));
+    fprintf(stderr, "%s\n", st);
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+static void test_posix_reopen(void) {
+    char dir[] = "/tmp/lt_test_db_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/x.ldb", dir);
+    lt_options o = small_opts(NULL);
+    o.sync = LT_SYNC_FULL;
+    lt_db *db, *db2;
+    CHECK_OK(lt_db_open(path, &o, &db));
+    CHECK_OK(lt_db_open(path, &o, &db2)); /* shared engine */
+    for (int i = 0; i < 2000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%05d", i);
+        CHECK_OK(lt_put(i % 2 ? db : db2, k, strlen(k), k, strlen(k)));
+    }
+    lt_db_free(db2);
+    char v[64];
+    CHECK_OK(get_str(db, NULL, "k01999", v, sizeof v));
+    lt_db_free(db);
+    CHECK_OK(lt_db_open(path, &o, &db));
+    CHECK_OK(get_str(db, NULL, "k01999", v, sizeof v));
+    CHECK(strcmp(v, "k01999") == 0);
+    CHECK_OK(get_str(db, NULL, "k00000", v, sizeof v));
+    lt_db_free(db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+typedef struct { lt_db *db; int id; int fails; } thr_arg;
+
+static void *writer_main(void *p) {
+    thr_arg *a = p;
+    for (int i = 0; i < 3000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "t%d-%05d", a->id, i);
+        if (lt_put(a->db, k, strlen(k), k, strlen(k))) a->fails++;
+        const char *v;
+        size_t n;
+        if (lt_get(a->db, NULL, k, strlen(k), &v, &n) || n != strlen(k) || memcmp(v, k, n)) a->fails++;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    lt_env *env;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = small_opts(env);
+    o.sync = LT_SYNC_FULL;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    pthread_t t[4];
+    thr_arg a[4];
+    for (int i = 0; i < 4; i++) { a[i].db = db; a[i].id = i; a[i].fails = 0; pthread_create(&t[i], NULL, writer_main, &a[i]); }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(a[i].fails, 0);
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+int main(void) {
+    RUN(test_basic);
+    RUN(test_many);
+    RUN(test_posix_reopen);
+    RUN(test_threads);
+    TEST_MAIN_END();
+}
