@@ -421,10 +421,9 @@ void db_delete_obsolete(lt_engine *e) {
         }
         live[n++] = e->pending[i];
     }
-    qsort(live, n, sizeof *live, cmp_u64);
+    if (n) qsort(live, n, sizeof *live, cmp_u64);
     uint64_t log_keep = e->vs->log_number, cur_log = e->log_number,
-             manifest = e->vs->manifest_number, imm_log = e->imm ? e->imm_next_log : 0;
-    (void)imm_log;
+             manifest = e->vs->manifest_number;
     char **names = NULL;
     size_t nn = 0;
     if (e->env->v->list_dir(e->env, e->dir, &names, &nn)) { free(live); return; }
@@ -436,7 +435,7 @@ void db_delete_obsolete(lt_engine *e) {
         int del = 0, table = 0;
         if (sscanf(s, "%llu.%7s", &num, tail) == 2 && strcmp(tail, "ldt") == 0) {
             table = 1;
-            del = bsearch(&(uint64_t){num}, live, n, sizeof *live, cmp_u64) == NULL;
+            del = n == 0 || bsearch(&(uint64_t){num}, live, n, sizeof *live, cmp_u64) == NULL;
         } else if (sscanf(s, "%llu.%7s", &num, tail) == 2 && strcmp(tail, "log") == 0) {
             del = num < log_keep && num != cur_log;
         } else if (sscanf(s, "MANIFEST-%llu", &num) == 1) {

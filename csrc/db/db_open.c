@@ -53,7 +53,8 @@ static int check_options(const lt_options *o) {
         return lt_seterr(LT_EINVAL, "open: unknown sync mode %d", o->sync);
     if (o->block_size < 256 || o->block_size > (1u << 20))
         return lt_seterr(LT_EINVAL, "open: block size %zu outside 256..1048576", o->block_size);
-    if (o->memtable_size < 1024) return lt_seterr(LT_EINVAL, "open: memtable size %zu below 1024", o->memtable_size);
+    if (o->memtable_size < (16u << 10))
+        return lt_seterr(LT_EINVAL, "open: memtable size %zu below the minimum of 16384", o->memtable_size);
     if (o->table_size < 1024) return lt_seterr(LT_EINVAL, "open: table size %zu below 1024", o->table_size);
     if (o->level1_size < 1024) return lt_seterr(LT_EINVAL, "open: level-1 size %zu below 1024", o->level1_size);
     if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
@@ -97,7 +98,7 @@ static int replay_logs(lt_engine *e, lt_version_edit *edit) {
             logs[nlogs++] = num;
     }
     lt_env_free_names(names, nn);
-    qsort(logs, nlogs, sizeof *logs, cmp_u64);
+    if (nlogs) qsort(logs, nlogs, sizeof *logs, cmp_u64);
     lt_batch *b = NULL;
     if ((rc = lt_batch_new(&b))) { free(logs); return rc; }
     int stop = 0;
@@ -193,18 +194,18 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
         goto fail;
     }
     if (!opt->read_only && opt->create && (rc = env->v->mkdir(env, dir))) goto fail;
-    snprintf(path, sizeof path, "%s/LOCK", dir);
+    snprintf(path, sizeof path, "%.4000s/LOCK", dir);
     if (!env->v->exists(env, dir)) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
     if ((rc = env->v->lock(env, path, &e->lock))) goto fail;
     lt_vset_config vc = { env, dir, e->topt, e->cache, opt->level1_size, opt->l0_compaction_trigger };
     if ((rc = lt_vset_new(&vc, &e->vs))) goto fail;
-    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    snprintf(path, sizeof path, "%.4000s/CURRENT", dir);
     int exists = env->v->exists(env, path);
     if (!exists) {
         if (!opt->create || opt->read_only) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
         /* Make the directory's own name durable in its parent. */
         char parent[4096];
-        snprintf(parent, sizeof parent, "%s", dir);
+        snprintf(parent, sizeof parent, "%.4000s", dir);
         char *slash = strrchr(parent, '/');
         if (slash && slash != parent) { *slash = 0; env->v->sync_dir(env, parent); }
         else if (slash) env->v->sync_dir(env, "/");

@@ -74,8 +74,8 @@ static int make_room(lt_engine *e, int force) {
             slowed = 1;
             continue;
         }
+        if (lt_memtable_count(e->mem) == 0) return LT_OK;
         if (!force && lt_memtable_memory_usage(e->mem) < e->opt.memtable_size) return LT_OK;
-        if (force && lt_memtable_count(e->mem) == 0) return LT_OK;
         if (e->imm || v->nfiles[0] >= e->opt.l0_stop_trigger) {
             uint64_t t0 = now_micros();
             atomic_fetch_add(&e->st.stalls, 1);

@@ -23,7 +23,9 @@ lt_memtable *lt_memtable_new(void); /* refcount 1; NULL on ENOMEM */
 void lt_memtable_ref(lt_memtable *m);
 void lt_memtable_unref(lt_memtable *m);
 
-/* Insert; returns LT_OK or LT_ENOMEM. REQUIRES: single writer; (key, seq) is new. */
+/* Insert; returns LT_OK or LT_ENOMEM, or LT_EINVAL (nothing inserted) for an unknown
+ * type, seq > LT_MAX_SEQ, or a (key, seq) already present.
+ * REQUIRES: single writer; (key, seq) is new. */
 int  lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value);
 
 /* Look up the newest version of `key` with sequence <= seq.

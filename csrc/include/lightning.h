@@ -105,7 +105,7 @@ typedef struct lt_options {
     int      sync;              /* LT_SYNC_* (default NORMAL)                           */
     uint32_t sync_interval_ms;  /* NORMAL mode background fsync period (default 5)     */
     size_t   cache_size;        /* block cache bytes (default 64 MiB)                  */
-    size_t   memtable_size;     /* switch memtable when it exceeds this (default 4 MiB) */
+    size_t   memtable_size;     /* switch memtable when it exceeds this (default 4 MiB, min 16 KiB) */
     size_t   block_size;        /* uncompressed data block target (default 4096)        */
     size_t   table_size;        /* target size of a compaction output (default 2 MiB)   */
     size_t   level1_size;       /* max bytes in level 1; x10 per level (default 10 MiB) */

@@ -11,7 +11,7 @@ static lt_options small_opts(lt_env *env) {
     lt_options o;
     lt_options_init(&o);
     o.env = env;
-    o.memtable_size = 8 << 10;
+    o.memtable_size = 16 << 10;
     o.block_size = 512;
     o.table_size = 16 << 10;
     o.level1_size = 64 << 10;
