@@ -30,7 +30,9 @@
 #include "../util/status.h"
 #include "env.h"
 
-typedef struct track { char *path; uint64_t durable; } track; /* path NULL: gone */
+/* A file's durable length. `tracks` holds the live ones; a track whose file went away
+ * (path NULL) lives on while an open file or a pending rename still points at it. */
+typedef struct track { char *path; uint64_t durable; int refs; } track;
 
 enum { OP_CREATE, OP_MKDIR, OP_RENAME };
 typedef struct pending {
@@ -76,13 +78,22 @@ static char *norm(const char *path) {
 
 static track *track_find(fault_env *fe, const char *path) {
     for (size_t i = 0; i < fe->ntracks; i++)
-        if (fe->tracks[i]->path && strcmp(fe->tracks[i]->path, path) == 0)
-            return fe->tracks[i];
+        if (strcmp(fe->tracks[i]->path, path) == 0) return fe->tracks[i];
     return NULL;
 }
 
-static void track_kill(track *t) {
-    if (t) { free(t->path); t->path = NULL; }
+static void track_unref(track *t) {
+    if (t && --t->refs == 0 && !t->path) free(t);
+}
+
+/* The file of t is gone: drop it from the live set. */
+static void track_kill(fault_env *fe, track *t) {
+    if (!t) return;
+    for (size_t i = 0; i < fe->ntracks; i++)
+        if (fe->tracks[i] == t) { fe->tracks[i] = fe->tracks[--fe->ntracks]; break; }
+    free(t->path);
+    t->path = NULL;
+    if (t->refs == 0) free(t);
 }
 
 /* The live track of path, created with `durable` if there is none. */
@@ -103,6 +114,7 @@ static track *track_get(fault_env *fe, const char *path, uint64_t durable) {
 }
 
 static void op_free(pending *op) {
+    track_unref(op->moved);
     free(op->path); free(op->from); free(op->dir); free(op->dir2); free(op->saved);
 }
 
@@ -142,6 +154,7 @@ static int f_open(lt_env *env, const char *path, int append, lt_wfile **out) {
         uint64_t durable = append && existed ? lt_wsize(w->in) : 0;
         if (!(w->t = track_get(fe, path, durable))) rc = NOMEM("open", path);
         else if (!append) w->t->durable = 0;
+        if (rc == LT_OK) w->t->refs++;
         if (rc == LT_OK && !existed) rc = add_create(fe, OP_CREATE, path);
         if (rc) lt_wclose(w->in);
     }
@@ -192,6 +205,9 @@ static int f_sync(lt_wfile *f) {
 static int f_wclose(lt_wfile *f) {
     fault_wfile *w = (fault_wfile *)f;
     int rc = lt_wclose(w->in);
+    pthread_mutex_lock(&FE(f->env)->mu);
+    track_unref(w->t);
+    pthread_mutex_unlock(&FE(f->env)->mu);
     free(w->path);
     free(w);
     return rc;
@@ -205,7 +221,7 @@ static int f_remove(lt_env *env, const char *path) {
     int rc = B(fe)->v->remove(B(fe), path);
     char *key = rc == LT_OK ? norm(path) : NULL;
     if (key) {
-        track_kill(track_find(fe, key));
+        track_kill(fe, track_find(fe, key));
         for (size_t i = 0; i < fe->nops; i++) { /* the replaced file is gone for good */
             pending *op = &fe->ops[i];
             if (op->kind == OP_RENAME && strcmp(op->path, key) == 0) {
@@ -243,8 +259,9 @@ static int f_rename(lt_env *env, const char *from, const char *to) {
     if (op.had_target) rc = read_durable(fe, op.path, &op.saved, &op.saved_len);
     if (rc == LT_OK) rc = B(fe)->v->rename(B(fe), from, to);
     if (rc == LT_OK) {
-        track_kill(track_find(fe, op.path));
+        if (strcmp(op.path, op.from) != 0) track_kill(fe, track_find(fe, op.path));
         if ((op.moved = track_find(fe, op.from))) {
+            op.moved->refs++;
             char *p = strdup(op.path);
             if (p) { free(op.moved->path); op.moved->path = p; }
             else rc = NOMEM("rename", from);
@@ -302,33 +319,23 @@ static int f_truncate(lt_env *env, const char *path, uint64_t size) {
 
 /* ---- straight to the base ------------------------------------------------------- */
 
+#define BASE(env) B(FE(env))->v
 static int f_new_readable(lt_env *env, const char *path, lt_rfile **out) {
-    return B(FE(env))->v->new_readable(B(FE(env)), path, out);
+    return BASE(env)->new_readable(B(FE(env)), path, out);
 }
 static int f_exists(lt_env *env, const char *path) {
-    return B(FE(env))->v->exists(B(FE(env)), path);
+    return BASE(env)->exists(B(FE(env)), path);
 }
 static int f_list_dir(lt_env *env, const char *path, char ***names, size_t *n) {
-    return B(FE(env))->v->list_dir(B(FE(env)), path, names, n);
+    return BASE(env)->list_dir(B(FE(env)), path, names, n);
 }
 static int f_file_size(lt_env *env, const char *path, uint64_t *size) {
-    return B(FE(env))->v->file_size(B(FE(env)), path, size);
+    return BASE(env)->file_size(B(FE(env)), path, size);
 }
 static int f_lock(lt_env *env, const char *path, lt_flock **out) {
-    return B(FE(env))->v->lock(B(FE(env)), path, out);
+    return BASE(env)->lock(B(FE(env)), path, out);
 }
-static void f_unlock(lt_env *env, lt_flock *l) {
-    B(FE(env))->v->unlock(B(FE(env)), l);
-}
-
-/* Base-env objects never reach these, but the vtable must be complete. */
-static int f_read_at(lt_rfile *f, uint64_t off, size_t n, char *s, size_t *got) {
-    (void)f; (void)off; (void)n; (void)s; *got = 0;
-    return lt_seterr(LT_EINVAL, "fault env: read on a file it did not open");
-}
-static void f_readahead(lt_rfile *f, uint64_t off, size_t n) { (void)f; (void)off; (void)n; }
-static uint64_t f_rsize(lt_rfile *f) { (void)f; return 0; }
-static void f_rclose(lt_rfile *f) { (void)f; }
+static void f_unlock(lt_env *env, lt_flock *l) { BASE(env)->unlock(B(FE(env)), l); }
 
 /* ---- power loss ----------------------------------------------------------------- */
 
@@ -367,13 +374,13 @@ static int undo(fault_env *fe, pending *op) {
     lt_env *b = B(fe);
     int rc = LT_OK;
     if (op->kind == OP_CREATE) {
-        track_kill(track_find(fe, op->path));
+        track_kill(fe, track_find(fe, op->path));
         if (b->v->exists(b, op->path)) rc = b->v->remove(b, op->path);
     } else if (op->kind == OP_MKDIR) {
         size_t len = strlen(op->path);
-        for (size_t i = 0; i < fe->ntracks; i++) {
+        for (size_t i = fe->ntracks; i-- > 0;) { /* backwards: kill swaps in the last */
             const char *p = fe->tracks[i]->path;
-            if (p && strncmp(p, op->path, len) == 0 && p[len] == '/') track_kill(fe->tracks[i]);
+            if (strncmp(p, op->path, len) == 0 && p[len] == '/') track_kill(fe, fe->tracks[i]);
         }
         remove_tree(b, op->path);
     } else if (b->v->exists(b, op->path)) { /* rename: move back, restore the target */
@@ -383,7 +390,7 @@ static int undo(fault_env *fe, pending *op) {
             if (p) { free(op->moved->path); op->moved->path = p; }
         }
         if (rc == LT_OK && op->had_target) {
-            track_kill(track_find(fe, op->path));
+            track_kill(fe, track_find(fe, op->path));
             rc = restore_file(b, op->path, op->saved, op->saved_len);
         }
     }
@@ -405,7 +412,7 @@ int lt_env_fault_drop_unsynced(lt_env *env) {
     for (size_t i = 0; i < fe->ntracks; i++) {
         track *t = fe->tracks[i];
         uint64_t size;
-        if (!t->path || !B(fe)->v->exists(B(fe), t->path)) continue;
+        if (!B(fe)->v->exists(B(fe), t->path)) continue;
         int r = B(fe)->v->file_size(B(fe), t->path, &size);
         if (r == LT_OK && size > t->durable) r = B(fe)->v->truncate(B(fe), t->path, t->durable);
         if (rc == LT_OK) rc = r;
@@ -450,8 +457,8 @@ static const lt_env_vtbl fault_vtbl = {
     .rename = f_rename, .mkdir = f_mkdir, .sync_dir = f_sync_dir, .list_dir = f_list_dir,
     .file_size = f_file_size, .truncate = f_truncate, .lock = f_lock, .unlock = f_unlock,
     .append = f_append, .flush = f_flush, .sync = f_sync, .wclose = f_wclose,
-    .wsize = f_wsize, .read_at = f_read_at, .readahead = f_readahead, .rsize = f_rsize,
-    .rclose = f_rclose, .destroy = f_destroy,
+    .wsize = f_wsize, .destroy = f_destroy,
+    /* read_at, readahead, rsize, rclose: readable files are the base env's objects */
 };
 
 int lt_env_fault_new(lt_env *base, lt_env **out) {

@@ -98,9 +98,7 @@ static int p_append(lt_wfile *f, const void *data, size_t n) {
     return rc;
 }
 
-static int p_flush(lt_wfile *f) {
-    return flush_buf((posix_wfile *)f);
-}
+static int p_flush(lt_wfile *f) { return flush_buf((posix_wfile *)f); }
 
 static int p_sync(lt_wfile *f) {
     posix_wfile *w = (posix_wfile *)f;
@@ -122,9 +120,7 @@ static int p_wclose(lt_wfile *f) {
     return rc;
 }
 
-static uint64_t p_wsize(lt_wfile *f) {
-    return ((posix_wfile *)f)->size;
-}
+static uint64_t p_wsize(lt_wfile *f) { return ((posix_wfile *)f)->size; }
 
 static int open_writable(const char *path, int flags, lt_wfile **out) {
     *out = NULL;
@@ -153,13 +149,10 @@ static int open_writable(const char *path, int flags, lt_wfile **out) {
 }
 
 static int p_new_writable(lt_env *env, const char *path, lt_wfile **out) {
-    (void)env;
-    return open_writable(path, O_TRUNC, out);
+    (void)env; return open_writable(path, O_TRUNC, out);
 }
-
 static int p_new_appendable(lt_env *env, const char *path, lt_wfile **out) {
-    (void)env;
-    return open_writable(path, O_APPEND, out);
+    (void)env; return open_writable(path, O_APPEND, out);
 }
 
 /* ---- readable files ------------------------------------------------------------ */
@@ -228,10 +221,7 @@ static void p_rclose(lt_rfile *f) {
 
 /* ---- names and directories ----------------------------------------------------- */
 
-static int p_exists(lt_env *env, const char *path) {
-    (void)env;
-    return access(path, F_OK) == 0;
-}
+static int p_exists(lt_env *env, const char *path) { (void)env; return access(path, F_OK) == 0; }
 
 static int p_remove(lt_env *env, const char *path) {
     (void)env;
@@ -426,34 +416,16 @@ static void p_unlock(lt_env *env, lt_flock *fl) {
     free(l);
 }
 
-static void p_destroy(lt_env *env) {
-    (void)env; /* the POSIX env is process-wide and never freed */
-}
+static void p_destroy(lt_env *env) { (void)env; /* process-wide, never freed */ }
 
 static const lt_env_vtbl posix_vtbl = {
-    .new_writable = p_new_writable,
-    .new_appendable = p_new_appendable,
-    .new_readable = p_new_readable,
-    .exists = p_exists,
-    .remove = p_remove,
-    .rename = p_rename,
-    .mkdir = p_mkdir,
-    .sync_dir = p_sync_dir,
-    .list_dir = p_list_dir,
-    .file_size = p_file_size,
-    .truncate = p_truncate,
-    .lock = p_lock,
-    .unlock = p_unlock,
-    .append = p_append,
-    .flush = p_flush,
-    .sync = p_sync,
-    .wclose = p_wclose,
-    .wsize = p_wsize,
-    .read_at = p_read_at,
-    .readahead = p_readahead,
-    .rsize = p_rsize,
-    .rclose = p_rclose,
-    .destroy = p_destroy,
+    .new_writable = p_new_writable, .new_appendable = p_new_appendable,
+    .new_readable = p_new_readable, .exists = p_exists, .remove = p_remove,
+    .rename = p_rename, .mkdir = p_mkdir, .sync_dir = p_sync_dir, .list_dir = p_list_dir,
+    .file_size = p_file_size, .truncate = p_truncate, .lock = p_lock, .unlock = p_unlock,
+    .append = p_append, .flush = p_flush, .sync = p_sync, .wclose = p_wclose,
+    .wsize = p_wsize, .read_at = p_read_at, .readahead = p_readahead, .rsize = p_rsize,
+    .rclose = p_rclose, .destroy = p_destroy,
 };
 
 static lt_env posix_env = { &posix_vtbl };

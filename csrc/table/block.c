@@ -102,6 +102,39 @@ static inline const char *decode_entry(const char *p, const char *limit, uint32_
     return p;
 }
 
+/* Internal-key order (user key bytewise, then the 8-byte trailer descending), inlined
+ * into the cursor when it is the cursor's comparator. Keys shorter than 8 bytes
+ * (only in malformed blocks) compare bytewise instead of being read out of bounds. */
+static inline __attribute__((always_inline)) int ikey_cmp_inline(lt_slice a, lt_slice b) {
+    if (a.size < 8 || b.size < 8) return lt_slice_cmp(a, b);
+    size_t ua = a.size - 8, ub = b.size - 8, n = ua < ub ? ua : ub, i = 0;
+    const unsigned char *p = (const unsigned char *)a.data, *q = (const unsigned char *)b.data;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        memcpy(&y, q + i, 8);
+        if (x != y) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            x = __builtin_bswap64(x); /* compare as big-endian numbers = bytewise */
+            y = __builtin_bswap64(y);
+#endif
+            return x < y ? -1 : 1;
+        }
+    }
+    for (; i < n; i++)
+        if (p[i] != q[i]) return p[i] < q[i] ? -1 : 1;
+    if (ua != ub) return ua < ub ? -1 : 1;
+    uint64_t ta = lt_get_fixed64(a.data + ua), tb = lt_get_fixed64(b.data + ub);
+    return (ta < tb) - (ta > tb);
+}
+
+int lt_block_ikey_cmp(lt_slice a, lt_slice b) { return ikey_cmp_inline(a, b); }
+
+static inline __attribute__((always_inline)) int cursor_cmp(const lt_block_cursor *c,
+                                                             lt_slice a, lt_slice b) {
+    return c->cmp == lt_block_ikey_cmp ? ikey_cmp_inline(a, b) : c->cmp(a, b);
+}
+
 static void corrupt(lt_block_cursor *c, uint32_t off) {
     c->status = lt_seterr(LT_ECORRUPT, "%s: malformed entry at block offset %u",
                           c->block->what, off);
@@ -115,7 +148,6 @@ void lt_block_cursor_init(lt_block_cursor *c, const lt_block *b, lt_cmp_fn cmp) 
     c->nrestarts = b->nrestarts;
     c->cmp = cmp;
     c->cur = c->next = b->end;
-    c->ri = 0;
     c->status = LT_OK;
     c->key = lt_slice_make(c->small, 0);
     c->value = lt_slice_make(c->small, 0);
@@ -148,7 +180,7 @@ static int grow_key(lt_block_cursor *c, size_t need, size_t shared) {
 }
 
 /* Make the entry at `off` current (off == end: not valid). Returns 1 if valid. */
-static int parse_at(lt_block_cursor *c, uint32_t off) {
+static inline __attribute__((always_inline)) int parse_at(lt_block_cursor *c, uint32_t off) {
     uint32_t shared, unshared, vlen;
     if (off >= c->end) {
         c->cur = c->end;
@@ -171,25 +203,23 @@ static int parse_at(lt_block_cursor *c, uint32_t off) {
     c->value = lt_slice_make(p + unshared, vlen);
     c->cur = off;
     c->next = (uint32_t)(p + unshared + vlen - c->data);
-    while (c->ri + 1 < c->nrestarts && restart_at(c, c->ri + 1) <= off) c->ri++;
     return 1;
 }
 
-/* Position before the first entry of restart run i (the next parse starts a run). */
-static void start_run(lt_block_cursor *c, uint32_t i) {
-    c->ri = i;
+/* Position before the first entry of a restart run (the next parse starts it). */
+static void start_run(lt_block_cursor *c) {
     c->key.size = 0;
 }
 
 void lt_block_cursor_seek_first(lt_block_cursor *c) {
     if (c->status || c->nrestarts == 0) { c->cur = c->end; return; }
-    start_run(c, 0);
+    start_run(c);
     parse_at(c, 0);
 }
 
 void lt_block_cursor_seek_last(lt_block_cursor *c) {
     if (c->status || c->nrestarts == 0) { c->cur = c->end; return; }
-    start_run(c, c->nrestarts - 1);
+    start_run(c);
     if (!parse_at(c, restart_at(c, c->nrestarts - 1))) return;
     while (c->next < c->end) {
         if (!parse_at(c, c->next)) return;
@@ -209,12 +239,12 @@ void lt_block_cursor_seek(lt_block_cursor *c, lt_slice target) {
             corrupt(c, off);
             return;
         }
-        if (c->cmp(lt_slice_make(p, unshared), target) < 0) lo = mid;
+        if (cursor_cmp(c, lt_slice_make(p, unshared), target) < 0) lo = mid;
         else hi = mid - 1;
     }
-    start_run(c, lo);
+    start_run(c);
     if (!parse_at(c, restart_at(c, lo))) return;
-    while (c->cmp(c->key, target) < 0) {
+    while (cursor_cmp(c, c->key, target) < 0) {
         if (!parse_at(c, c->next)) return;
     }
 }
@@ -225,12 +255,16 @@ void lt_block_cursor_next(lt_block_cursor *c) {
 
 void lt_block_cursor_prev(lt_block_cursor *c) {
     uint32_t orig = c->cur;
-    uint32_t ri = c->ri;
-    if (restart_at(c, ri) >= orig) { /* at the head of a run: go to the previous run */
-        if (ri == 0) { c->cur = c->end; return; }
-        ri--;
+    /* the last restart point before the current entry */
+    uint32_t lo = 0, hi = c->nrestarts;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (restart_at(c, mid) < orig) lo = mid + 1;
+        else hi = mid;
     }
-    start_run(c, ri);
+    if (lo == 0) { c->cur = c->end; return; } /* the first entry: nothing before it */
+    uint32_t ri = lo - 1;
+    start_run(c);
     if (!parse_at(c, restart_at(c, ri))) return;
     while (c->next < orig) {
         if (!parse_at(c, c->next)) return;

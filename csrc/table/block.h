@@ -52,7 +52,8 @@ lt_iter *lt_block_iter(const lt_block *b, lt_cmp_fn cmp, void (*release)(void *)
  * Same semantics as the iterator: `cur == end` means not valid; `status` is LT_OK,
  * LT_ECORRUPT (malformed entry) or LT_ENOMEM (a key outgrew `small`). After
  * lt_block_cursor_done the cursor must be initialised again before reuse.
- * The key slice points into the block or into the cursor; the value into the block. */
+ * The key slice points into the block or into the cursor; the value into the block.
+ * The cursor must not be copied or moved after init (kbuf may point into `small`). */
 typedef struct lt_block_cursor {
     const lt_block *block;
     const char *data;      /* block contents */
@@ -61,7 +62,6 @@ typedef struct lt_block_cursor {
     lt_cmp_fn cmp;
     uint32_t cur;          /* offset of the current entry (end: not valid) */
     uint32_t next;         /* offset just past the current entry */
-    uint32_t ri;           /* index of the restart run holding the current entry */
     int status;
     lt_slice key, value;
     char *kbuf;            /* where keys with a shared prefix are assembled */
@@ -77,5 +77,9 @@ void lt_block_cursor_seek_last(lt_block_cursor *c);
 void lt_block_cursor_seek(lt_block_cursor *c, lt_slice target);
 void lt_block_cursor_next(lt_block_cursor *c);  /* REQUIRES: valid */
 void lt_block_cursor_prev(lt_block_cursor *c);  /* REQUIRES: valid */
+
+/* Internal-key order (db/dbformat.h), safe on malformed keys shorter than 8 bytes
+ * (they compare bytewise). Cursors and iterators given this comparator inline it. */
+int lt_block_ikey_cmp(lt_slice a, lt_slice b);
 
 #endif

@@ -84,7 +84,8 @@ int lt_block_builder_add(lt_block_builder *b, lt_slice key, lt_slice value) {
     uint64_t after = (uint64_t)lt_block_builder_size_estimate(b) + 4 + 3 * LT_MAX_VARINT32 +
                      key.size + value.size;
     if (after > UINT32_MAX) {
-        return lt_seterr(LT_EINVAL, "block builder: block would exceed 4 GiB (key %zu, value %zu bytes)",
+        return lt_seterr(LT_EINVAL,
+                         "block builder: block would exceed 4 GiB (key %zu, value %zu bytes)",
                          key.size, value.size);
     }
     if (b->counter >= b->interval || b->buf.size == 0) {

@@ -1,10 +1,15 @@
 /* bloom.c: the whole-table bloom filter over user keys.
  *
- * Layout: bit array (n bytes, n >= 8) | u8 k, the number of probes.
+ * Layout: bit array (n bytes, n a multiple of 64) | u8 k, the number of probes.
  * k = bits_per_key * ln 2, clamped to 1..30; a filter with k > 30 is reserved for
  * other schemes and, like any malformed filter, answers "may match".
- * Probing uses double hashing over one 32-bit hash h: probe i tests bit
- * (h + i * delta) mod nbits with delta = h rotated right by 17.
+ * The filter is blocked: all k probes of a key fall in one 64-byte line, so a lookup
+ * touches one cache line instead of k (this costs a little in false positives:
+ * about 1% at 10 bits per key instead of 0.8%). From the key's 32-bit hash h:
+ *   line  = h * nlines / 2^32                      (multiply-shift, no division)
+ *   g     = (h * 0x9e3779b1) xor-shifted right 16  (a second hash for inside the line)
+ *   delta = (g rotated right by 17) | 1
+ *   probe i tests bit (g + i * delta) mod 512 of the line (double hashing).
  *
  * The hash is our own murmur-style mix: 4-byte little-endian words are multiplied,
  * rotated and folded into the state, the tail likewise, then a final avalanche so
@@ -56,27 +61,40 @@ unsigned lt_bloom_hash(lt_slice key) {
     return h;
 }
 
+#define LINE_BYTES 64
+#define LINE_BITS (LINE_BYTES * 8)
+
+/* The line of a key, and the start and step of its probes inside the line. */
+static inline size_t bloom_line(uint32_t h, size_t nlines, uint32_t *g, uint32_t *delta) {
+    uint32_t x = h * 0x9e3779b1u;
+    x ^= x >> 16;
+    *g = x;
+    *delta = ((x >> 17) | (x << 15)) | 1u;
+    return (size_t)(((uint64_t)h * nlines) >> 32);
+}
+
 int lt_bloom_build_hashes(const unsigned *hashes, size_t n, int bits_per_key, lt_buf *buf) {
     if (bits_per_key < 1) bits_per_key = 1;
     int k = (int)(bits_per_key * 0.69); /* ln 2 */
     if (k < 1) k = 1;
     if (k > 30) k = 30;
     size_t bits = n * (size_t)bits_per_key;
-    if (bits < 64) bits = 64; /* tiny sets: keep the false-positive rate down */
-    size_t bytes = (bits + 7) / 8;
-    bits = bytes * 8;
+    size_t nlines = (bits + LINE_BITS - 1) / LINE_BITS;
+    if (nlines < 1) nlines = 1;
+    if (nlines > UINT32_MAX) nlines = UINT32_MAX; /* more keys only raise the rate */
+    size_t bytes = nlines * LINE_BYTES;
     size_t base = buf->size;
     if (lt_buf_reserve(buf, bytes + 1) != LT_OK)
         return lt_seterr(LT_ENOMEM, "bloom filter: out of memory for %zu bytes", bytes);
     unsigned char *a = (unsigned char *)buf->data + base;
     memset(a, 0, bytes);
     for (size_t i = 0; i < n; i++) {
-        uint32_t h = hashes[i];
-        uint32_t delta = (h >> 17) | (h << 15);
+        uint32_t g, delta;
+        unsigned char *line = a + bloom_line(hashes[i], nlines, &g, &delta) * LINE_BYTES;
         for (int j = 0; j < k; j++) {
-            size_t pos = h % bits;
-            a[pos / 8] |= (unsigned char)(1u << (pos % 8));
-            h += delta;
+            uint32_t pos = g % LINE_BITS;
+            line[pos / 8] |= (unsigned char)(1u << (pos % 8));
+            g += delta;
         }
     }
     a[bytes] = (unsigned char)k;
@@ -98,14 +116,14 @@ int lt_bloom_may_match(lt_slice filter, lt_slice key) {
     const unsigned char *a = (const unsigned char *)filter.data;
     size_t bytes = filter.size - 1;
     int k = a[bytes];
-    if (k < 1 || k > 30) return 1;
-    size_t bits = bytes * 8;
-    uint32_t h = lt_bloom_hash(key);
-    uint32_t delta = (h >> 17) | (h << 15);
+    if (k < 1 || k > 30 || bytes % LINE_BYTES != 0) return 1;
+    uint32_t g, delta;
+    size_t li = bloom_line(lt_bloom_hash(key), bytes / LINE_BYTES, &g, &delta);
+    const unsigned char *line = a + li * LINE_BYTES;
     for (int j = 0; j < k; j++) {
-        size_t pos = h % bits;
-        if (!(a[pos / 8] & (1u << (pos % 8)))) return 0;
-        h += delta;
+        uint32_t pos = g % LINE_BITS;
+        if (!(line[pos / 8] & (1u << (pos % 8)))) return 0;
+        g += delta;
     }
     return 1;
 }

@@ -1,6 +1,10 @@
 /* bloom.h: a whole-table bloom filter over user keys.
- * Layout: bit array (n bytes) | u8 number of probes. Double hashing as in LevelDB.
- * An empty or malformed filter answers "may match" (never a false negative). */
+ * Layout: bit array (n bytes, a multiple of 64) | u8 number of probes k.
+ * k = bits_per_key * ln 2 (1..30). Blocked: a key's hash picks one 64-byte line and
+ * its k probes use double hashing inside that line, so a lookup touches one cache
+ * line (exact probe rule in bloom.c; it is part of the on-disk format).
+ * An empty or malformed filter answers "may match" (never a false negative).
+ * Thread-safety: pure functions. */
 #ifndef LT_BLOOM_H
 #define LT_BLOOM_H
 

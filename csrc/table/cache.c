@@ -6,14 +6,17 @@
  * and gets capacity/nshards bytes; small caches use fewer shards (each at least
  * MIN_SHARD_BYTES, down to one shard) so that a shard can hold several blocks.
  *
- * ARC (Megiddo & Modha), measured in bytes of charge instead of pages. Per shard:
+ * ARC (Megiddo & Modha), measured in bytes of charge instead of pages, with lazy
+ * promotion as in its clock variant CAR (Bansal & Modha), so that a hit touches only
+ * its own entry and not list neighbours. Per shard:
  *   T1  resident entries seen once recently      (recency)
  *   T2  resident entries seen at least twice      (frequency)
  *   B1  ghosts (key + charge only) evicted from T1
  *   B2  ghosts evicted from T2
  *   p   target size of T1 in bytes, 0 <= p <= cap; adapted on ghost hits.
- * Lists are LRU-ordered (head = least recent). Transitions:
- *   lookup hit in T1 or T2      -> move to the MRU end of T2.
+ *   ref a bit per resident entry: referenced since it was last placed in a list.
+ * Lists are ordered by placement (head = oldest). Transitions:
+ *   lookup hit                  -> set ref (the entry does not move yet).
  *   insert of a key in B1       -> p += charge * max(1, |B2| / |B1|)  (recency was
  *                                  undervalued: grow T1's share); entry goes to T2.
  *   insert of a key in B2       -> p -= charge * max(1, |B1| / |B2|)  (frequency was
@@ -21,10 +24,12 @@
  *   insert of an unknown key    -> entry goes to T1.
  *   insert of a resident key    -> the old entry leaves the cache; the new one goes
  *                                  to T2 (it was referenced again).
- *   making room (replace): while |T1| + |T2| + charge > cap, evict the LRU of T1 into
- *     B1 if T1 is non-empty and (|T1| > p, or the key came from B2 and |T1| >= p, or
- *     T2 is empty); otherwise evict the LRU of T2 into B2.
- *   ghost trimming after an insert: drop LRU ghosts of B1 while |T1| + |B1| > cap,
+ *   making room (replace): while |T1| + |T2| + charge > cap: look at the head of T1 if
+ *     T1 is non-empty and (|T1| > p, or the key came from B2 and |T1| >= p, or T2 is
+ *     empty), else at the head of T2. If its ref is set, clear it and move it to the
+ *     tail of T2 (this is where a hit in T1 is promoted, and where a hit in T2
+ *     renews its place); otherwise evict it into B1 (from T1) or B2 (from T2).
+ *   ghost trimming after an insert: drop oldest ghosts of B1 while |T1| + |B1| > cap,
  *     then of B2 (then B1) while |T1| + |T2| + |B1| + |B2| > 2 cap.
  * A one-time scan thus only cycles through T1 (p stays small unless the scanned keys
  * come back while still remembered in B1), and the working set in T2 survives.
@@ -55,6 +60,7 @@ typedef struct node {
     size_t charge;
     uint32_t hash;
     uint8_t list;              /* L_T1.. L_B2, or L_NONE when not in the cache */
+    uint8_t ref;               /* resident: referenced since placed in its list */
 } node;
 
 struct lt_cache_handle {       /* a resident (or formerly resident) entry */
@@ -165,11 +171,19 @@ static void drop_lru(shard *s, int l, dead *d) {
 
 /* Evict one resident entry into its ghost list (ARC's REPLACE). */
 static void replace(shard *s, int from_b2, dead *d) {
-    int t1_empty = s->lists[L_T1].next == &s->lists[L_T1];
-    int t2_empty = s->lists[L_T2].next == &s->lists[L_T2];
-    int from_t1 = !t1_empty && (t2_empty || s->bytes[L_T1] > s->p ||
+    int from_t1;
+    node *victim;
+    for (;;) { /* ends: each pass evicts or clears one ref bit */
+        int t1_empty = s->lists[L_T1].next == &s->lists[L_T1];
+        int t2_empty = s->lists[L_T2].next == &s->lists[L_T2];
+        from_t1 = !t1_empty && (t2_empty || s->bytes[L_T1] > s->p ||
                                 (from_b2 && s->bytes[L_T1] >= s->p));
-    node *victim = s->lists[from_t1 ? L_T1 : L_T2].next;
+        victim = s->lists[from_t1 ? L_T1 : L_T2].next;
+        if (!victim->ref) break;
+        victim->ref = 0; /* second chance, in the frequency list */
+        list_unlink(s, victim);
+        list_push(s, victim, L_T2);
+    }
     uint64_t file = victim->file, off = victim->off;
     uint32_t h = victim->hash;
     size_t charge = victim->charge;
@@ -177,7 +191,7 @@ static void replace(shard *s, int from_b2, dead *d) {
     atomic_fetch_add_explicit(&s->evictions, 1, memory_order_relaxed);
     node *g = malloc(sizeof *g);
     if (!g) return; /* forget the ghost: only adaptation suffers */
-    g->file = file; g->off = off; g->hash = h; g->charge = charge;
+    g->file = file; g->off = off; g->hash = h; g->charge = charge; g->ref = 0;
     table_add(s, g);
     list_push(s, g, from_t1 ? L_B1 : L_B2);
 }
@@ -255,8 +269,7 @@ lt_cache_handle *lt_cache_lookup(lt_cache *c, uint64_t file, uint64_t offset) {
     pthread_mutex_lock(&s->mu);
     node *n = *find_slot(s, (uint32_t)h, file, offset);
     if (n && (n->list == L_T1 || n->list == L_T2)) {
-        list_unlink(s, n);
-        list_push(s, n, L_T2);
+        n->ref = 1;
         e = (lt_cache_handle *)n;
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     }
@@ -277,7 +290,7 @@ lt_cache_handle *lt_cache_insert(lt_cache *c, uint64_t file, uint64_t offset, vo
     shard *s = shard_of(c, h);
     dead d = { NULL, NULL };
     e->n.file = file; e->n.off = offset; e->n.hash = (uint32_t)h;
-    e->n.charge = charge; e->n.list = L_NONE;
+    e->n.charge = charge; e->n.list = L_NONE; e->n.ref = 0;
     e->value = value;
     e->deleter = deleter;
     atomic_fetch_add_explicit(&s->inserts, 1, memory_order_relaxed);

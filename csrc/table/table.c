@@ -1,7 +1,8 @@
 /* table.c: reading a sorted table file (layout in table.h, footer in format.h):
- * open (footer, index and filter blocks, pinned for the table's life), reading a
- * block (bounds check, CRC-32C, decompression, parse), the block cache in front of
- * data blocks, point lookups and the two-level iterator with readahead.
+ * open (footer, index and filter blocks, pinned for the table's life), the block
+ * cache in front of data blocks (key (file number, offset), charge = block size),
+ * point lookups and the two-level iterator with readahead. Blocks are read and
+ * verified by lt_read_block (format.c).
  *
  * Concurrency: after open a table is immutable except for atomic counters and the
  * mutex-protected pool of decompression contexts, so gets and iterators may run on
@@ -19,13 +20,9 @@
 #include "bloom.h"
 #include "format.h"
 #include "../db/dbformat.h"
-#include "../util/coding.h"
-#include "../util/crc32c.h"
 #include "../util/status.h"
 
-#define DCTX_POOL 8
 #define READAHEAD_BYTES (256u * 1024u)
-#define MAX_BLOCK_BYTES (256u * 1024u * 1024u) /* sanity limit on a stored raw length */
 
 struct lt_table {
     lt_table_options o;
@@ -37,10 +34,17 @@ struct lt_table {
     char *filter_buf;
     lt_slice filter;                  /* size 0: no filter */
     atomic_uint_fast64_t blocks_read, bytes_read;
-    pthread_mutex_t dmu;              /* guards the decompression context pool */
-    void *dctx[DCTX_POOL];
-    int ndctx;
+    lt_dctx_pool dctx;
 };
+
+/* Read block h of the table (see lt_read_block) and count it. */
+static int read_block(lt_table *t, const lt_block_handle *h, char **out, size_t *len) {
+    int rc = lt_read_block(t->f, t->name, t->size - LT_FOOTER_SIZE, &t->dctx, h, out, len);
+    if (rc == LT_OK)
+        atomic_fetch_add_explicit(&t->bytes_read, h->size + LT_BLOCK_TRAILER_SIZE,
+                                  memory_order_relaxed);
+    return rc;
+}
 
 /* A data block as stored in the cache: the release of a block iterator gets only
  * the handle, so the value carries the cache it belongs to. */
@@ -48,100 +52,6 @@ typedef struct cached_block {
     lt_block *block;
     lt_cache *cache;
 } cached_block;
-
-/* Internal-key order; malformed (short) keys compare bytewise instead of being read
- * out of bounds. */
-static int ikey_cmp(lt_slice a, lt_slice b) {
-    if (a.size < 8 || b.size < 8) return lt_slice_cmp(a, b);
-    return lt_ikey_cmp(a, b);
-}
-
-static void *take_dctx(lt_table *t) {
-    void *d = NULL;
-    pthread_mutex_lock(&t->dmu);
-    if (t->ndctx > 0) d = t->dctx[--t->ndctx];
-    pthread_mutex_unlock(&t->dmu);
-    return d ? d : t->o.codec->create_dctx();
-}
-
-static void give_dctx(lt_table *t, void *d) {
-    pthread_mutex_lock(&t->dmu);
-    if (t->ndctx < DCTX_POOL) { t->dctx[t->ndctx++] = d; d = NULL; }
-    pthread_mutex_unlock(&t->dmu);
-    if (d) t->o.codec->free_dctx(d);
-}
-
-/* Read, verify and decompress the block at h. On success *out is a malloc'ed buffer
- * that starts with the block contents, *len bytes long. */
-static int read_block(lt_table *t, const lt_block_handle *h, char **out, size_t *len) {
-    uint64_t limit = t->size - LT_FOOTER_SIZE;
-    unsigned long long off = (unsigned long long)h->offset;
-    char *raw = NULL, *plain = NULL;
-    size_t got = 0;
-    int rc;
-    *out = NULL;
-    if (h->size > limit || h->offset > limit - h->size ||
-        limit - h->size - h->offset < LT_BLOCK_TRAILER_SIZE || h->size > MAX_BLOCK_BYTES)
-        return lt_seterr(LT_ECORRUPT, "%s: block handle (offset %llu, size %llu) out of range",
-                         t->name, off, (unsigned long long)h->size);
-    size_t n = (size_t)h->size;
-    if (!(raw = malloc(n + LT_BLOCK_TRAILER_SIZE)))
-        return lt_seterr(LT_ENOMEM, "%s: out of memory reading block at offset %llu", t->name, off);
-    if ((rc = lt_rread(t->f, h->offset, n + LT_BLOCK_TRAILER_SIZE, raw, &got))) goto fail;
-    if (got != n + LT_BLOCK_TRAILER_SIZE) {
-        rc = lt_seterr(LT_ECORRUPT, "%s: truncated block at offset %llu", t->name, off);
-        goto fail;
-    }
-    atomic_fetch_add_explicit(&t->bytes_read, got, memory_order_relaxed);
-    uint32_t crc = lt_crc32c_extend(lt_crc32c(raw, n), raw + n, 1);
-    if (lt_crc_unmask(lt_get_fixed32(raw + n + 1)) != crc) {
-        rc = lt_seterr(LT_ECORRUPT, "%s: checksum mismatch in block at offset %llu", t->name, off);
-        goto fail;
-    }
-    switch ((unsigned char)raw[n]) {
-    case LT_COMPRESS_NONE:
-        *out = raw;
-        *len = n;
-        return LT_OK;
-    case LT_COMPRESS_ZSTD: {
-        uint32_t ulen;
-        const char *frame = lt_get_varint32(raw, raw + n, &ulen);
-        if (!t->o.codec) {
-            rc = lt_seterr(LT_EINVAL, "%s: block at offset %llu is compressed but no codec was given",
-                           t->name, off);
-            goto fail;
-        }
-        if (!frame || ulen > MAX_BLOCK_BYTES) {
-            rc = lt_seterr(LT_ECORRUPT, "%s: bad uncompressed length in block at offset %llu", t->name, off);
-            goto fail;
-        }
-        void *d = take_dctx(t);
-        if (!d || !(plain = malloc(ulen ? ulen : 1))) {
-            if (d) give_dctx(t, d);
-            rc = lt_seterr(LT_ENOMEM, "%s: out of memory decompressing block at offset %llu", t->name, off);
-            goto fail;
-        }
-        size_t r = t->o.codec->decompress(d, plain, ulen, frame, (size_t)(raw + n - frame));
-        give_dctx(t, d);
-        if (t->o.codec->is_error(r) || r != ulen) {
-            rc = lt_seterr(LT_ECORRUPT, "%s: block at offset %llu does not decompress to %u bytes",
-                           t->name, off, ulen);
-            goto fail;
-        }
-        free(raw);
-        *out = plain;
-        *len = ulen;
-        return LT_OK;
-    }
-    default:
-        rc = lt_seterr(LT_ECORRUPT, "%s: unknown compression type %d in block at offset %llu",
-                       t->name, (unsigned char)raw[n], off);
-    }
-fail:
-    free(plain);
-    free(raw);
-    return rc;
-}
 
 static void cached_block_delete(void *v) {
     cached_block *cb = v;
@@ -159,7 +69,8 @@ static void release_uncached(void *b) { lt_block_free(b); }
 /* The data block an index value points at: from the cache (*ch set) or read from
  * the file (*ch NULL when uncached: the caller frees *blk). `readahead` asks the env
  * to read ahead from the block when it has to be read from the file. */
-static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk, lt_cache_handle **ch) {
+static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk,
+                     lt_cache_handle **ch) {
     lt_block_handle h;
     char what[300];
     char *buf;
@@ -175,7 +86,8 @@ static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk, lt
     int rc = read_block(t, &h, &buf, &len);
     if (rc) return rc;
     atomic_fetch_add_explicit(&t->blocks_read, 1, memory_order_relaxed);
-    snprintf(what, sizeof what, "%s: data block at offset %llu", t->name, (unsigned long long)h.offset);
+    snprintf(what, sizeof what, "%s: data block at offset %llu", t->name,
+             (unsigned long long)h.offset);
     if ((rc = lt_block_new(buf, len, 1, what, blk))) return rc;
     if (!t->cache) return LT_OK;
     cached_block *cb = malloc(sizeof *cb);
@@ -209,7 +121,7 @@ int lt_table_open(const lt_table_options *o, lt_rfile *f, uint64_t file_number,
     t->number = file_number;
     t->size = file_size;
     t->cache = cache;
-    pthread_mutex_init(&t->dmu, NULL);
+    lt_dctx_pool_init(&t->dctx, t->o.codec);
     if (file_size < LT_FOOTER_SIZE) {
         rc = lt_seterr(LT_ECORRUPT, "%s: file of %llu bytes is too short to be a table",
                        name, (unsigned long long)file_size);
@@ -220,20 +132,7 @@ int lt_table_open(const lt_table_options *o, lt_rfile *f, uint64_t file_number,
         rc = lt_seterr(LT_ECORRUPT, "%s: truncated footer", name);
         goto fail;
     }
-    if (lt_get_fixed64(footer + 48) != LT_TABLE_MAGIC) {
-        rc = lt_seterr(LT_ECORRUPT, "%s: bad magic number (not a table file)", name);
-        goto fail;
-    }
-    if (lt_get_fixed32(footer + 40) != LT_TABLE_FORMAT_VERSION) {
-        rc = lt_seterr(LT_EVERSION, "%s: table format version %u is not supported (expected %d)",
-                       name, lt_get_fixed32(footer + 40), LT_TABLE_FORMAT_VERSION);
-        goto fail;
-    }
-    lt_slice hs = lt_slice_make(footer, 40);
-    if (!lt_block_handle_decode(&hs, &fh) || !lt_block_handle_decode(&hs, &ih)) {
-        rc = lt_seterr(LT_ECORRUPT, "%s: bad block handles in footer", name);
-        goto fail;
-    }
+    if ((rc = lt_footer_decode(footer, name, &fh, &ih))) goto fail;
     if ((rc = read_block(t, &ih, &buf, &len))) goto fail;
     char what[300];
     snprintf(what, sizeof what, "%s: index block", name);
@@ -251,8 +150,7 @@ fail:
 
 void lt_table_free(lt_table *t) {
     if (!t) return;
-    for (int i = 0; i < t->ndctx; i++) t->o.codec->free_dctx(t->dctx[i]);
-    pthread_mutex_destroy(&t->dmu);
+    lt_dctx_pool_destroy(&t->dctx);
     free(t->filter_buf);
     lt_block_free(t->index);
     lt_rclose(t->f);
@@ -265,10 +163,11 @@ int lt_table_get(lt_table *t, lt_slice ikey, void *arg,
     lt_block_cursor c;
     lt_block *blk;
     lt_cache_handle *ch;
-    if (ikey.size < 8) return lt_seterr(LT_EINVAL, "%s: lookup key of %zu bytes", t->name, ikey.size);
+    if (ikey.size < 8)
+        return lt_seterr(LT_EINVAL, "%s: lookup key of %zu bytes", t->name, ikey.size);
     if (t->filter.size && !lt_bloom_may_match(t->filter, lt_ikey_user(ikey))) return LT_OK;
 
-    lt_block_cursor_init(&c, t->index, ikey_cmp);
+    lt_block_cursor_init(&c, t->index, lt_block_ikey_cmp);
     lt_block_cursor_seek(&c, ikey);
     int rc = c.status;
     lt_slice hv = c.value; /* points into the pinned index block */
@@ -277,7 +176,7 @@ int lt_table_get(lt_table *t, lt_slice ikey, void *arg,
     if (!found) return rc; /* past the last block: not in this table */
 
     if ((rc = get_block(t, hv, 0, &blk, &ch))) return rc;
-    lt_block_cursor_init(&c, blk, ikey_cmp);
+    lt_block_cursor_init(&c, blk, lt_block_ikey_cmp);
     lt_block_cursor_seek(&c, ikey);
     rc = c.status;
     /* Running off the block's end is fine: the next block starts above the index
@@ -319,8 +218,8 @@ static lt_iter *open_data_block(void *arg, lt_slice hv) {
     }
     int rc = get_block(t, hv, readahead, &blk, &ch);
     if (rc) return lt_iter_empty(rc);
-    lt_iter *it = ch ? lt_block_iter(blk, ikey_cmp, release_cached, ch)
-                     : lt_block_iter(blk, ikey_cmp, release_uncached, blk);
+    lt_iter *it = ch ? lt_block_iter(blk, lt_block_ikey_cmp, release_cached, ch)
+                     : lt_block_iter(blk, lt_block_ikey_cmp, release_uncached, blk);
     if (!it) {
         if (ch) lt_cache_release(t->cache, ch);
         else lt_block_free(blk);
@@ -336,12 +235,14 @@ lt_iter *lt_table_iter(lt_table *t) {
     }
     st->t = t;
     st->next_off = UINT64_MAX;
-    lt_iter *index = lt_block_iter(t->index, ikey_cmp, free, st);
+    lt_iter *index = lt_block_iter(t->index, lt_block_ikey_cmp, free, st);
     if (!index) {
         free(st);
         return NULL;
     }
-    return lt_iter_two_level(index, open_data_block, st);
+    lt_iter *it = lt_iter_two_level(index, open_data_block, st);
+    if (!it) lt_iter_destroy(index); /* still ours on failure; frees st via its hook */
+    return it;
 }
 
 uint64_t lt_table_blocks_read(const lt_table *t) {

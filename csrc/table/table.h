@@ -9,11 +9,14 @@
  * has one entry per data block: key = a separator >= the block's last key and < the
  * next block's first key, value = the block handle. Each block is stored compressed
  * (LT_COMPRESS_ZSTD) when a codec is given and that saves at least 1/8 of its size,
- * else raw (LT_COMPRESS_NONE). Footer: see format.h.
+ * else raw (LT_COMPRESS_NONE); the filter block is always raw. Index keys are stored
+ * whole (restart interval 1), so an index seek is a pure bisection. Footer: see
+ * format.h.
  *
  * Every block read is CRC-checked before use; a mismatch is LT_ECORRUPT naming the
  * file and offset, never wrong data. The index and filter blocks are read at open and
- * stay pinned in the lt_table; data blocks go through the block cache. */
+ * stay pinned in the lt_table; data blocks go through the block cache, keyed by
+ * (file_number, block offset) with charge = the uncompressed block size. */
 #ifndef LT_TABLE_H
 #define LT_TABLE_H
 
@@ -35,7 +38,8 @@ typedef struct lt_table_builder lt_table_builder;
 
 /* Writes to `f` (not owned). The options are copied. */
 lt_table_builder *lt_table_builder_new(const lt_table_options *o, lt_wfile *f);
-/* REQUIRES: ikey is greater (internal-key order) than every key added before. */
+/* REQUIRES: ikey is greater (internal-key order) than every key added before;
+ * otherwise LT_EINVAL (and the builder is failed). */
 int  lt_table_builder_add(lt_table_builder *b, lt_slice ikey, lt_slice value);
 /* Write the filter, index and footer. Does not sync or close the file. */
 int  lt_table_builder_finish(lt_table_builder *b);
@@ -47,7 +51,11 @@ void lt_table_builder_free(lt_table_builder *b);
 typedef struct lt_table lt_table;
 
 /* Open a table: takes ownership of `f` (closed on failure too). `name` is copied and
- * used in messages. `cache` may be NULL (no caching). Thread-safe after open. */
+ * used in messages. `cache` may be NULL (no caching). `o->codec` must be given (and
+ * outlive the table) if the file has compressed blocks. Errors, naming the file:
+ * LT_ECORRUPT (too short, bad magic, bad footer, damaged index or filter block),
+ * LT_EVERSION (format version not supported), LT_EINVAL (compressed blocks but no
+ * codec), LT_ENOMEM, or the env's read error. Thread-safe after open. */
 int  lt_table_open(const lt_table_options *o, lt_rfile *f, uint64_t file_number,
                    uint64_t file_size, lt_cache *cache, const char *name, lt_table **out);
 void lt_table_free(lt_table *t);

@@ -93,7 +93,7 @@ static int write_block(lt_table_builder *b, lt_slice raw, int compressible, lt_b
         size_t bound = c->compress_bound(raw.size);
         lt_buf_clear(&b->cbuf);
         if (lt_buf_reserve(&b->cbuf, LT_MAX_VARINT32 + bound) != LT_OK)
-            return fail(b, lt_seterr(LT_ENOMEM, "table builder: out of memory compressing a block"));
+            return fail(b, lt_seterr(LT_ENOMEM, "table builder: out of memory compressing"));
         char *frame = lt_put_varint32(b->cbuf.data, (uint32_t)raw.size);
         size_t hdr = (size_t)(frame - b->cbuf.data);
         size_t r = c->compress(b->cctx, frame, bound, raw.data, raw.size, c->level);
@@ -168,11 +168,15 @@ int lt_table_builder_add(lt_table_builder *b, lt_slice ikey, lt_slice value) {
     int rc;
     if (b->status) return b->status;
     if (b->finished) return lt_seterr(LT_EINVAL, "table builder: add after finish");
-    if (ikey.size < 8) return lt_seterr(LT_EINVAL, "table builder: internal key of %zu bytes", ikey.size);
+    lt_slice last = lt_slice_make(b->last_key.data, b->last_key.size);
+    if (ikey.size < 8)
+        return lt_seterr(LT_EINVAL, "table builder: internal key of %zu bytes", ikey.size);
+    if (b->entries && lt_block_ikey_cmp(ikey, last) <= 0)
+        return fail(b, lt_seterr(LT_EINVAL, "table builder: keys added out of order"));
     if (b->pending && (rc = add_index_entry(b, &ikey))) return rc;
     if (b->o.bloom_bits_per_key > 0) {
         lt_slice u = lt_ikey_user(ikey);
-        if (b->entries == 0 || !lt_slice_eq(u, lt_ikey_user(lt_slice_make(b->last_key.data, b->last_key.size)))) {
+        if (b->entries == 0 || !lt_slice_eq(u, lt_ikey_user(last))) {
             if (b->nhash == b->hcap) {
                 size_t ncap = b->hcap ? 2 * b->hcap : 1024;
                 unsigned *h = realloc(b->hashes, ncap * sizeof *h);
@@ -212,12 +216,7 @@ int lt_table_builder_finish(lt_table_builder *b) {
     if ((rc = write_block(b, idx, 1, &index_h))) return rc;
 
     char footer[LT_FOOTER_SIZE];
-    memset(footer, 0, sizeof footer);
-    int n = lt_block_handle_encode(&filter_h, footer);
-    lt_block_handle_encode(&index_h, footer + n);
-    lt_put_fixed32(footer + 40, LT_TABLE_FORMAT_VERSION);
-    lt_put_fixed32(footer + 44, 0);
-    lt_put_fixed64(footer + 48, LT_TABLE_MAGIC);
+    lt_footer_encode(footer, &filter_h, &index_h);
     if ((rc = lt_wappend(b->f, footer, sizeof footer))) return fail(b, rc);
     b->offset += sizeof footer;
     return LT_OK;

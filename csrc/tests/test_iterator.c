@@ -202,9 +202,10 @@ static void test_merging_small(void) {
     lt_iter_next(it);
     CHECK(lt_slice_eq(lt_iter_value(it), lt_slice_make("0c", 2)));
     lt_iter_destroy(it);
-    /* a NULL child (failed allocation) fails the whole merge and frees the others */
+    /* a NULL child (failed allocation) fails the merge; the children stay ours */
     lt_iter *bad[2] = { vec_new(k0, v0, 2, -2), NULL };
     CHECK(lt_iter_merging(lt_slice_cmp, bad, 2) == NULL);
+    lt_iter_destroy(bad[0]);
 }
 
 static void test_merging_errors(void) {

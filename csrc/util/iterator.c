@@ -197,8 +197,7 @@ lt_iter *lt_iter_merging(lt_cmp_fn cmp, lt_iter **children, int n) {
         if (!children[i]) goto fail;  /* a child that failed to allocate */
     if (n <= 0) return lt_iter_empty(LT_OK);
     if (n == 1) return children[0];
-    m = malloc(sizeof *m + (size_t)n * sizeof(m_child));
-    if (!m) goto fail;
+    if (!(m = malloc(sizeof *m + (size_t)n * sizeof(m_child)))) goto fail;
     m->base.v = &merge_vtbl;
     m->cmp = cmp;
     m->n = n;
@@ -211,8 +210,7 @@ lt_iter *lt_iter_merging(lt_cmp_fn cmp, lt_iter **children, int n) {
     }
     return &m->base;
 
-fail:
-    for (int i = 0; i < n; i++) lt_iter_destroy(children[i]);
+fail:  /* the children stay the caller's */
     lt_seterr(LT_ENOMEM, "merging iterator: out of memory");
     return NULL;
 }
@@ -346,8 +344,7 @@ static const lt_iter_vtbl tl_vtbl = {
 
 lt_iter *lt_iter_two_level(lt_iter *index, lt_block_opener open_block, void *arg) {
     tl_iter *t = index ? calloc(1, sizeof *t) : NULL;
-    if (!t) {
-        lt_iter_destroy(index);
+    if (!t) {  /* the index stays the caller's */
         lt_seterr(LT_ENOMEM, "two-level iterator: out of memory");
         return NULL;
     }

@@ -50,13 +50,21 @@ lt_iter *lt_iter_empty(int status);
 typedef int (*lt_cmp_fn)(lt_slice a, lt_slice b);
 
 /* Merge n children (taking ownership) into one ordered view; children may repeat keys
- * (all are yielded, lower child index first on ties). Supports both directions. */
+ * (all are yielded, lower child index first on ties). Supports both directions.
+ * The array itself is copied. n == 0 gives lt_iter_empty(LT_OK); n == 1 returns
+ * children[0]. Returns NULL (LT_ENOMEM) on allocation failure or if any child is
+ * NULL; the children then stay the caller's to destroy. A child that stops with a bad
+ * status makes the merged iterator not valid at once; status = first bad child's. */
 lt_iter *lt_iter_merging(lt_cmp_fn cmp, lt_iter **children, int n);
 
 /* Two-level iterator: `index` yields values that `open_block` turns into an iterator
  * over one block (e.g. a table's index -> data blocks, or a level's file list ->
- * tables). Takes ownership of `index`. open_block returns NULL on ENOMEM, or an
- * lt_iter_empty(err) carrying its error. */
+ * tables). Takes ownership of `index` on success; on NULL (LT_ENOMEM, also when
+ * index is NULL) the index stays the caller's. open_block returns NULL on ENOMEM, or
+ * an lt_iter_empty(err) carrying its error. Empty blocks are skipped; the block of
+ * the current index entry is not reopened while the index value is unchanged. The
+ * first error of a block or its opener stops the iterator for good (not valid, status
+ * = that error, later seeks do nothing); status reports an index error first. */
 typedef lt_iter *(*lt_block_opener)(void *arg, lt_slice index_value);
 lt_iter *lt_iter_two_level(lt_iter *index, lt_block_opener open_block, void *arg);
 
