@@ -154,9 +154,9 @@ static int f_open(lt_env *env, const char *path, int append, lt_wfile **out) {
         uint64_t durable = append && existed ? lt_wsize(w->in) : 0;
         if (!(w->t = track_get(fe, path, durable))) rc = NOMEM("open", path);
         else if (!append) w->t->durable = 0;
-        if (rc == LT_OK) w->t->refs++;
         if (rc == LT_OK && !existed) rc = add_create(fe, OP_CREATE, path);
-        if (rc) lt_wclose(w->in);
+        if (rc == LT_OK) w->t->refs++;
+        else lt_wclose(w->in);
     }
     pthread_mutex_unlock(&fe->mu);
     if (rc) { free(w->path); free(w); return rc; }

@@ -1,6 +1,6 @@
 /* bench_engine.c: the C engine's own cost, without Python: bulk load, random gets
  * (hits), and a full scan through lt_iter_next_batch. Not a test; run on demand:
- *   make bench && build/tests/bench_engine [n]
+ *   make bench && build/tests/bench_engine [n [cache_mib]]
  * Compare with bench/bench_kv.py to see how much the Python layer adds. */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +27,7 @@ int main(int argc, char **argv) {
     lt_options o;
     lt_options_init(&o);
     o.sync = LT_SYNC_OFF;
+    if (argc > 2) o.cache_size = (size_t)strtoull(argv[2], NULL, 10) << 20;
     lt_db *db;
     DIE(lt_db_open(dir, &o, &db));
     char k[17], v[100];
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     uint64_t *order = malloc(n * sizeof *order);
     srand(7);
     for (uint64_t i = 0; i < n; i++) order[i] = ((uint64_t)rand() << 16 ^ (uint64_t)rand()) % n;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < (getenv("LT_PASSES") ? atoi(getenv("LT_PASSES")) : 2); pass++) {
         t0 = now();
         for (uint64_t i = 0; i < n; i++) {
             const char *val;
