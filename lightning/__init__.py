@@ -1,0 +1,39 @@
+"""Lightning: an embedded transactional key-value database for Python.
+
+    import lightning
+    with lightning.open("data.ldb", sync="full") as db:
+        db.put(b"user:1", b'{"name": "Ada"}')
+        assert db.get(b"user:1") == b'{"name": "Ada"}'
+        for key, value in db.scan(prefix=b"user:"):
+            ...
+
+The engine is a log-structured store written in C (write-ahead log, memtable, sorted
+tables of checksummed zstd-compressed blocks, leveled compaction, MVCC snapshots),
+reached through cffi. `open()` returns a `Database`; its errors are the PEP 249
+exceptions defined here (plus `CorruptionError`). See docs/ for the KV API, the sync
+modes' crash promises and the file formats.
+"""
+
+from .errors import (
+    CorruptionError,
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Warning,
+)
+from .kv import MAX_KEY_SIZE, MAX_VALUE_SIZE, Batch, Database, Scan, Snapshot, open
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "open", "Database", "Snapshot", "Batch", "Scan", "MAX_KEY_SIZE", "MAX_VALUE_SIZE",
+    "Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
+    "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
+    "NotSupportedError", "CorruptionError", "__version__",
+]

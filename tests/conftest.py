@@ -1,0 +1,42 @@
+"""Shared fixtures and helpers of the Python test suite: database paths in temporary
+directories, small-size engine options that force flushes and compactions, and the
+stress-count switch (LIGHTNING_STRESS=1)."""
+
+import os
+
+import pytest
+
+STRESS = os.environ.get("LIGHTNING_STRESS") == "1"
+
+# Options small enough that a few thousand writes make many tables and levels.
+TINY = dict(
+    memtable_size=16 << 10,
+    page_size=256,
+    table_size=8 << 10,
+    level1_size=32 << 10,
+)
+
+
+def stress(ci_count, stress_count):
+    """A round count: `ci_count` normally, `stress_count` with LIGHTNING_STRESS=1."""
+    return stress_count if STRESS else ci_count
+
+
+def files_with_suffix(path, suffix):
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix))
+
+
+@pytest.fixture
+def dbpath(tmp_path):
+    """A path for a new database directory (not created)."""
+    return str(tmp_path / "test.ldb")
+
+
+def child_env():
+    """Environment for a child Python process that must import the same `lightning`
+    package as this one (installed or editable)."""
+    import lightning
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(lightning.__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
