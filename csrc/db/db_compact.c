@@ -164,6 +164,7 @@ static void flush_imm(lt_engine *e) {
 
 typedef struct compaction {
     int level;
+    int manual;           /* lt_db_compact: always rewrite (drops old versions) */
     lt_version *v;
     lt_file_meta **in[2];
     int n[2];
@@ -224,18 +225,45 @@ static int pick_compaction(lt_engine *e, compaction *c) {
     return 1;
 }
 
+static int cmp_smallest(const void *a, const void *b) {
+    const lt_file_meta *x = *(lt_file_meta *const *)a, *y = *(lt_file_meta *const *)b;
+    return lt_slice_cmp(lt_ikey_user(lt_slice_make(x->smallest.data, x->smallest.size)),
+                        lt_ikey_user(lt_slice_make(y->smallest.data, y->smallest.size)));
+}
+
+/* 1 if the inputs can move down unchanged: nothing below overlaps them and their
+ * user-key ranges are pairwise disjoint (always so for one file). Sequential loads
+ * then reach deep levels without being rewritten. */
+static int is_trivial_move(const compaction *c) {
+    if (c->manual || c->n[1] != 0) return 0;
+    if (c->n[0] == 1) return 1;
+    lt_file_meta **fs = malloc((size_t)c->n[0] * sizeof *fs);
+    if (!fs) return 0;
+    memcpy(fs, c->in[0], (size_t)c->n[0] * sizeof *fs);
+    qsort(fs, (size_t)c->n[0], sizeof *fs, cmp_smallest);
+    int ok = 1;
+    for (int i = 1; i < c->n[0] && ok; i++)
+        ok = lt_slice_cmp(lt_ikey_user(lt_slice_make(fs[i - 1]->largest.data, fs[i - 1]->largest.size)),
+                          lt_ikey_user(lt_slice_make(fs[i]->smallest.data, fs[i]->smallest.size))) < 0;
+    free(fs);
+    return ok;
+}
+
 static int run_compaction(lt_engine *e, compaction *c, uint64_t smallest_snapshot) {
     int out_level = c->level + 1, rc = LT_OK;
+    int trivial = is_trivial_move(c);
     lt_version_edit edit;
     lt_edit_init(&edit);
     for (int w = 0; w < 2; w++)
         for (int i = 0; i < c->n[w]; i++)
             if ((rc = lt_edit_delete_file(&edit, c->level + w, c->in[w][i]->number))) goto done;
-    if (c->level > 0 && c->n[0] == 1 && c->n[1] == 0) {
-        lt_file_meta *f = c->in[0][0];
-        rc = lt_edit_add_file(&edit, out_level, f->number, f->size,
-                              lt_slice_make(f->smallest.data, f->smallest.size),
-                              lt_slice_make(f->largest.data, f->largest.size));
+    if (trivial) {
+        for (int i = 0; i < c->n[0] && rc == LT_OK; i++) {
+            lt_file_meta *f = c->in[0][i];
+            rc = lt_edit_add_file(&edit, out_level, f->number, f->size,
+                                  lt_slice_make(f->smallest.data, f->smallest.size),
+                                  lt_slice_make(f->largest.data, f->largest.size));
+        }
         if (rc == LT_OK) atomic_fetch_add(&e->st.trivial_moves, 1);
         goto apply;
     }
@@ -322,7 +350,7 @@ apply:
     if (rc) {
         /* Remove outputs that never made it into a version. */
         for (int i = 0; i < edit.nadded; i++) {
-            if (c->level > 0 && c->n[0] == 1 && c->n[1] == 0) break;
+            if (trivial) break;
             char name[4096];
             lt_table_file_name(name, sizeof name, e->dir, edit.added[i].f->number);
             e->env->v->remove(e->env, name);
@@ -381,6 +409,7 @@ int db_compact_range(lt_engine *e, const lt_slice *begin, const lt_slice *end) {
         compaction c;
         memset(&c, 0, sizeof c);
         c.level = level;
+        c.manual = 1;
         c.v = lt_vset_current_ref(e->vs);
         c.in[0] = lt_version_overlapping(c.v, level, begin, end, &c.n[0]);
         if (c.n[0] == 0) { compaction_free(&c); continue; }

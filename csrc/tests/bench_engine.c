@@ -16,12 +16,16 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void key_of(char *k, uint64_t i) { snprintf(k, 17, "%016llu", (unsigned long long)(i * 2654435761u % 1000000007u)); }
+static int sequential;
+static void key_of(char *k, uint64_t i) {
+    snprintf(k, 17, "%016llu", (unsigned long long)((sequential ? i : i * 2654435761u % 1000000007u) % 10000000000000000ull));
+}
 
 #define DIE(rc) do { if (rc) { fprintf(stderr, "line %d: %s\n", __LINE__, lt_errmsg()); exit(1); } } while (0)
 
 int main(int argc, char **argv) {
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    sequential = getenv("LT_SEQUENTIAL") != NULL;
     char dir[] = "/tmp/lt_bench_XXXXXX";
     if (!mkdtemp(dir)) return 1;
     lt_options o;
@@ -42,7 +46,7 @@ int main(int argc, char **argv) {
     }
     DIE(lt_write(db, b, NULL, NULL, NULL));
     double t1 = now();
-    printf("random load: %.0f puts/s\n", (double)n / (t1 - t0));
+    printf("%s load: %.0f puts/s\n", sequential ? "sequential" : "random", (double)n / (t1 - t0));
     DIE(lt_db_compact(db, NULL, 0, NULL, 0));
     printf("compact: %.2f s\n", now() - t1);
     uint64_t *order = malloc(n * sizeof *order);
