@@ -15,6 +15,7 @@ modes' crash promises and the file formats.
 """
 
 from .errors import (
+    ConflictError,
     CorruptionError,
     DatabaseError,
     DataError,
@@ -28,6 +29,7 @@ from .errors import (
     Warning,
 )
 from .kv import MAX_KEY_SIZE, MAX_VALUE_SIZE, Batch, Database, Scan, Snapshot, open
+from .transaction import Savepoint, Transaction, retry
 
 __version__ = "0.1.0"
 
@@ -35,5 +37,6 @@ __all__ = [
     "open", "Database", "Snapshot", "Batch", "Scan", "MAX_KEY_SIZE", "MAX_VALUE_SIZE",
     "Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
     "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
-    "NotSupportedError", "CorruptionError", "__version__",
+    "NotSupportedError", "CorruptionError", "ConflictError",
+    "Transaction", "Savepoint", "retry", "__version__",
 ]

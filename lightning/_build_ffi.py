@@ -217,6 +217,75 @@ static int ltpy_iter_next_batch(lt_iterator *it, char *buf, size_t cap, size_t m
 }
 """
 
+# ---- transactions (lightning.h "transactions"; used by lightning/transaction.py) ----
+CDEF += r"""
+#define LT_TXN_SNAPSHOT ...
+#define LT_TXN_SERIALIZABLE ...
+#define LT_TXN_DEFAULT_MAX_WRITE_BYTES ...
+typedef struct lt_txn lt_txn;
+typedef struct lt_txn_iter lt_txn_iter;
+int  lt_txn_begin(lt_db *db, int isolation, int read_only, size_t max_write_bytes,
+                  lt_txn **out);
+uint64_t lt_txn_snapshot_seq(const lt_txn *t);
+int  lt_txn_get(lt_txn *t, const char *key, size_t klen, const char **val, size_t *vlen);
+int  lt_txn_put(lt_txn *t, const char *key, size_t klen, const char *val, size_t vlen);
+int  lt_txn_delete(lt_txn *t, const char *key, size_t klen);
+int  lt_txn_savepoint(lt_txn *t, uint64_t *id);
+int  lt_txn_rollback_to(lt_txn *t, uint64_t id);
+int  lt_txn_release(lt_txn *t, uint64_t id);
+int  lt_txn_commit(lt_txn *t, uint64_t *seq);
+int  lt_txn_rollback(lt_txn *t);
+void lt_txn_free(lt_txn *t);
+uint64_t lt_txn_write_count(const lt_txn *t);
+int  lt_txn_iter_new(lt_txn *t, const char *start, size_t slen, const char *end,
+                     size_t elen, int reverse, lt_txn_iter **out);
+int  lt_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_items,
+                            size_t *n_items, size_t *used);
+int  lt_txn_iter_close(lt_txn_iter *it);
+void lt_txn_iter_free(lt_txn_iter *it);
+
+int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char **val);
+int  ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_items,
+                              size_t *n_items, size_t *used,
+                              char *fmt, size_t fmt_cap, size_t *fmt_len);
+"""
+
+# The same two helpers as above, for transactions: lt_txn_get returning the length
+# or the error code, and a batch fill that also writes the entries' struct format.
+SOURCE += r"""
+static int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char **val) {
+    size_t vlen = 0;
+    int rc = lt_txn_get(t, key, klen, val, &vlen);
+    return rc == LT_OK ? (int64_t)vlen : (int64_t)rc;
+}
+
+static int ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap,
+                                    size_t max_items, size_t *n_items, size_t *used,
+                                    char *fmt, size_t fmt_cap, size_t *fmt_len) {
+    *fmt_len = 0;
+    if (fmt_cap < 1 + (size_t)LTPY_FMT_PER_ITEM * max_items) return -1;
+    int rc = lt_txn_iter_next_batch(it, buf, cap, max_items, n_items, used);
+    if (rc != LT_OK || *n_items == 0) return rc;
+    size_t n = *n_items, end = *used, pos = 0;
+    char *f = fmt;
+    *f++ = '<';
+    for (size_t i = 0; i < n; i++) {
+        if (end - pos < 8) return -1;
+        uint32_t kl = ltpy_le32((const unsigned char *)buf + pos);
+        uint32_t vl = ltpy_le32((const unsigned char *)buf + pos + 4);
+        pos += 8;
+        if ((uint64_t)end - pos < (uint64_t)kl + vl) return -1;
+        pos += (size_t)kl + vl;
+        *f++ = '8'; *f++ = 'x';
+        f = ltpy_utoa(f, kl); *f++ = 's';
+        f = ltpy_utoa(f, vl); *f++ = 's';
+    }
+    if (pos != end) return -1;
+    *fmt_len = (size_t)(f - fmt);
+    return LT_OK;
+}
+"""
+
 
 def _build():
     ffi = FFI()

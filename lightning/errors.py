@@ -12,7 +12,7 @@ import builtins
 __all__ = [
     "Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
     "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
-    "NotSupportedError", "CorruptionError",
+    "NotSupportedError", "CorruptionError", "ConflictError",
 ]
 
 
@@ -43,6 +43,16 @@ class DataError(DatabaseError):
 class OperationalError(DatabaseError):
     """The database could not do the operation: I/O failure, disk full, locked by
     another process, missing database, read-only, out of memory."""
+
+
+class ConflictError(OperationalError):
+    """A transaction could not commit because another commit changed what it wrote
+    (or, under "serializable", what it read or scanned) after its snapshot. Nothing of
+    it was written; running it again (see `lightning.retry`) normally succeeds.
+    `sqlstate` is "40001" (serialization_failure), as in PostgreSQL, so retry logic
+    written for PostgreSQL recognises it."""
+
+    sqlstate = "40001"
 
 
 class IntegrityError(DatabaseError):
@@ -90,7 +100,7 @@ ERROR_CLASSES = {
     ELOCKED: OperationalError,
     EREADONLY: OperationalError,
     ECLOSED: InterfaceError,
-    ECONFLICT: OperationalError,  # transactions raise a subclass with sqlstate 40001
+    ECONFLICT: ConflictError,     # an OperationalError with sqlstate 40001
     ENOENT: OperationalError,
     EVERSION: DatabaseError,
     ENOSPC: OperationalError,

@@ -339,6 +339,27 @@ class Database:
         """A `Snapshot`: a consistent read-only view of the database as of now."""
         return Snapshot(self)
 
+    # -- transactions (lightning/transaction.py, docs/transactions.md) --
+
+    def transaction(self, isolation="serializable", read_only=False, *,
+                    max_write_bytes=64 << 20):
+        """A new `Transaction` ("serializable" or "snapshot" isolation); as a context
+        manager it commits on a clean exit and rolls back on an exception. A commit
+        conflict raises ConflictError. `max_write_bytes` limits its write buffer."""
+        from .transaction import Transaction
+        return Transaction(self, isolation, read_only, max_write_bytes)
+
+    def run_in_transaction(self, fn, *, isolation="serializable", read_only=False,
+                           retries=20, backoff=0.001, max_backoff=0.1, jitter=True,
+                           max_write_bytes=64 << 20):
+        """Call `fn(txn)` in a new transaction and commit; on ConflictError start over,
+        up to `retries` times, with exponential backoff and jitter. Returns fn's result."""
+        from .transaction import run_in_transaction
+        return run_in_transaction(self, fn, isolation=isolation, read_only=read_only,
+                                  retries=retries, backoff=backoff,
+                                  max_backoff=max_backoff, jitter=jitter,
+                                  max_write_bytes=max_write_bytes)
+
     # -- maintenance --
 
     def flush(self):

@@ -26,6 +26,7 @@
 #include "../env/env.h"
 #include "../table/cache.h"
 #include "../table/table.h"
+#include "conflict.h"
 #include "log.h"
 #include "memtable.h"
 #include "version_set.h"
@@ -60,6 +61,9 @@ typedef struct lt_engine_stats {
     atomic_uint_fast64_t commits, write_groups, wal_syncs, wal_bytes, flushes,
         compactions, trivial_moves, compaction_bytes_read, compaction_bytes_written,
         stalls, stall_micros, gets, conflicts;
+    /* transactions (txn.c): commits, aborts by reason, transactions open now */
+    atomic_uint_fast64_t txn_commits, txn_aborts_conflict, txn_aborts_rollback,
+        txn_aborts_error, txn_active;
 } lt_engine_stats;
 
 struct lt_engine {
@@ -91,6 +95,7 @@ struct lt_engine {
     lt_batch *group;               /* leader's scratch batch */
 
     lt_snapshot snaps;             /* sentinel of the snapshot list */
+    lt_conflict *conflict;         /* recent commits' keys, for transactions (under mu) */
     uint64_t *pending;             /* file numbers being written */
     int npending, cappending;
 

@@ -159,6 +159,7 @@ static void engine_free(lt_engine *e) {
     if (e->cache) lt_cache_free(e->cache);
     if (e->lock) e->env->v->unlock(e->env, e->lock);
     lt_batch_free(e->group);
+    lt_conflict_free(e->conflict);
     free(e->pending);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->manifest_mu);
@@ -189,7 +190,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     lt_version_edit edit;
     lt_edit_init(&edit);
     if (!(e->cache = lt_cache_new(opt->cache_size)) || lt_batch_new(&e->group) ||
-        !(e->mem = lt_memtable_new())) {
+        !(e->mem = lt_memtable_new()) || !(e->conflict = lt_conflict_new())) {
         rc = lt_seterr(LT_ENOMEM, "open: out of memory");
         goto fail;
     }

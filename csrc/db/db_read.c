@@ -234,6 +234,8 @@ int lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed) {
     int nsnap = 0;
     for (lt_snapshot *s = e->snaps.next; s != &e->snaps; s = s->next) nsnap++;
     int bgerr = e->bg_error;
+    unsigned long long tracked = (unsigned long long)lt_conflict_count(e->conflict);
+    size_t tracked_bytes = lt_conflict_memory(e->conflict);
     pthread_mutex_unlock(&e->mu);
     lt_cache_stats cs;
     lt_cache_get_stats(e->cache, &cs);
@@ -270,6 +272,15 @@ int lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed) {
         (unsigned long long)e->vs->manifest_syncs, U(e->st.stalls), U(e->st.stall_micros),
         U(e->st.gets), U(e->st.conflicts), bgerr,
         e->opt.sync == LT_SYNC_FULL ? "full" : e->opt.sync == LT_SYNC_NORMAL ? "normal" : "off");
+    lt_buf_append(&out, tmp, (size_t)n);
+    /* Transactions (txn.c): replace the closing brace with the transaction counters. */
+    if (out.size && out.data[out.size - 1] == '}') out.size--;
+    n = snprintf(tmp, sizeof tmp,
+        ", \"transactions\": {\"active\": %llu, \"commits\": %llu, \"aborts\": {\"conflict\": %llu, "
+        "\"rollback\": %llu, \"error\": %llu}, \"conflict_tracker_keys\": %llu, "
+        "\"conflict_tracker_bytes\": %zu}}",
+        U(e->st.txn_active), U(e->st.txn_commits), U(e->st.txn_aborts_conflict),
+        U(e->st.txn_aborts_rollback), U(e->st.txn_aborts_error), tracked, tracked_bytes);
     lt_buf_append(&out, tmp, (size_t)n);
     lt_version_unref(v);
     *needed = out.size + 1;

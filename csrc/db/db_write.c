@@ -145,6 +145,10 @@ int db_write_internal(lt_engine *e, lt_writer *w) {
             bytes += lt_batch_size(x->batch);
             seq += lt_batch_count(x->batch);
             x->last_seq = seq;
+            /* Transactions (conflict.c): remember the keys this accepted batch writes, so
+             * the validation of later members of this group and of later groups sees them.
+             * Every batch counts: plain writes are transactions too. */
+            lt_conflict_record(e->conflict, x->batch, seq, db_smallest_snapshot(e));
         }
     }
     uint32_t count = lt_batch_count(group);

@@ -193,6 +193,91 @@ int  lt_iter_next_batch(lt_iterator *it, char *buf, size_t cap, size_t max_items
 int  lt_iter_close(lt_iterator *it);
 void lt_iter_free(lt_iterator *it);
 
+/* ---- transactions ------------------------------------------------------------------- *
+ * A transaction reads at a snapshot taken when it begins and buffers its writes in
+ * memory; its reads and scans see its own writes merged over the snapshot. Commit
+ * goes through lt_write's one commit path: validation, sequence numbers, log, apply,
+ * publish (group commit, sync mode honoured). A transaction that fails validation
+ * writes nothing. Plain lt_put/lt_delete/lt_write commits take part in conflict
+ * detection exactly as their sequence numbers say.
+ *
+ * Isolation (checked at commit against every commit after the snapshot):
+ *   LT_TXN_SNAPSHOT      a key this transaction writes was committed by someone else
+ *                        after its snapshot -> LT_ECONFLICT (first committer wins).
+ *   LT_TXN_SERIALIZABLE  also: a key it read (lt_txn_get), or any key inside a range it
+ *                        scanned (the part of the range the scan actually delivered),
+ *                        was committed after its snapshot -> LT_ECONFLICT.
+ * A read-only transaction, or one that wrote nothing, commits without validation (it
+ * serializes at its snapshot) and never conflicts. Reads and scans rolled back with
+ * lt_txn_rollback_to still count at commit (conservative).
+ * The LT_ECONFLICT message names a conflicting key (non-printable bytes as \xNN).
+ *
+ * Limits: the write buffer holds at most `max_write_bytes` (keys + values + 16 bytes
+ * per write; default LT_TXN_DEFAULT_MAX_WRITE_BYTES): a write past it fails with
+ * LT_EINVAL and changes nothing (the transaction stays usable). The engine's conflict
+ * tracker holds the keys of the commits made since the oldest live snapshot while a
+ * read-write transaction is open, and nothing when none is.
+ *
+ * Threads: a transaction and its iterators may be used from any thread, but not from
+ * two at the same time. Lifetimes: commit and rollback end the transaction (and close
+ * its iterators); every later call returns LT_ECLOSED, except lt_txn_free. Closing
+ * the database ends its transactions' usefulness: calls return LT_ECLOSED. */
+#define LT_TXN_SNAPSHOT     0
+#define LT_TXN_SERIALIZABLE 1
+#define LT_TXN_DEFAULT_MAX_WRITE_BYTES (64u * 1024u * 1024u)
+
+typedef struct lt_txn lt_txn;
+typedef struct lt_txn_iter lt_txn_iter;
+
+/* Begin a transaction. isolation: LT_TXN_*; read_only: 1 makes writes fail with
+ * LT_EREADONLY; max_write_bytes: 0 = the default. Errors: LT_EINVAL (bad isolation),
+ * LT_EREADONLY (read-write on a read-only database), LT_ECLOSED, LT_ENOMEM, LT_EBUSY.
+ * On success *out must eventually be passed to lt_txn_free. */
+int  lt_txn_begin(lt_db *db, int isolation, int read_only, size_t max_write_bytes,
+                  lt_txn **out);
+/* The sequence number of the transaction's snapshot. */
+uint64_t lt_txn_snapshot_seq(const lt_txn *t);
+/* Read `key`: the transaction's own latest write, else the snapshot. LT_OK with
+ * *val and *vlen (valid until the next call on this transaction or this thread's next
+ * lt_get), or LT_ENOTFOUND, or an error. */
+int  lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t *vlen);
+/* Buffer a put / a delete. LT_EINVAL: key or value too large, or the write buffer
+ * limit reached; LT_EREADONLY: read-only transaction. */
+int  lt_txn_put(lt_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
+int  lt_txn_delete(lt_txn *t, const void *key, size_t klen);
+/* Savepoints form a stack. lt_txn_savepoint pushes one and sets *id (its depth, 1 for
+ * the outermost). lt_txn_rollback_to(id) undoes every write made since savepoint id
+ * was taken and discards the savepoints above it (id stays valid).
+ * lt_txn_release(id) discards savepoint id and those above it, keeping the writes.
+ * LT_EINVAL for an id that is not on the stack. */
+int  lt_txn_savepoint(lt_txn *t, uint64_t *id);
+int  lt_txn_rollback_to(lt_txn *t, uint64_t id);
+int  lt_txn_release(lt_txn *t, uint64_t id);
+/* Commit and end the transaction. On success *seq (if not NULL) is the sequence
+ * number of its last write (the snapshot's for a transaction that wrote nothing).
+ * LT_ECONFLICT: validation rejected it; nothing was written. Whatever the result, the
+ * transaction has ended. */
+int  lt_txn_commit(lt_txn *t, uint64_t *seq);
+/* Discard the writes and end the transaction. Idempotent; LT_OK on an ended one. */
+int  lt_txn_rollback(lt_txn *t);
+/* Rolls back first if the transaction is still open. */
+void lt_txn_free(lt_txn *t);
+/* Number of buffered writes (all versions, after rollbacks to savepoints). */
+uint64_t lt_txn_write_count(const lt_txn *t);
+
+/* A scan of [start, end) (NULL = unbounded) in key order or reverse: the transaction's
+ * writes as of this call merged over its snapshot (later writes by the transaction are
+ * not seen by this scan). Entries come out exactly as from lt_iter_next_batch.
+ * Under LT_TXN_SERIALIZABLE the part of the range delivered so far is recorded for
+ * validation: [start, last key delivered] forward, [last key delivered, end) reverse,
+ * all of [start, end) once the end is reached. */
+int  lt_txn_iter_new(lt_txn *t, const void *start, size_t slen, const void *end, size_t elen,
+                     int reverse, lt_txn_iter **out);
+int  lt_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_items,
+                            size_t *n_items, size_t *used);
+int  lt_txn_iter_close(lt_txn_iter *it);
+void lt_txn_iter_free(lt_txn_iter *it);
+
 /* ---- maintenance -------------------------------------------------------------------- */
 /* Write the memtable to a level-0 table and wait for it. */
 int  lt_db_flush(lt_db *db);

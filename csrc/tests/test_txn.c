@@ -1,0 +1,261 @@
+/* test_txn.c: the conflict tracker (conflict.h) directly, and transactions through the
+ * public API: read-your-writes, merged scans in both directions with bounds,
+ * savepoints, conflicts under both isolation levels (keys, reads, scanned ranges),
+ * read-only transactions, the write buffer limit, and use after the end. */
+#include <stdint.h>
+#include "../include/lightning.h"
+#include "../db/conflict.h"
+#include "testutil.h"
+
+static lt_slice SL(const char *s) { return lt_slice_make(s, strlen(s)); }
+
+static void test_tracker(void) {
+    lt_conflict *c = lt_conflict_new();
+    CHECK(c != NULL);
+    lt_batch *b;
+    CHECK_OK(lt_batch_new(&b));
+    CHECK_OK(lt_batch_put(b, "k1", 2, "v", 1));
+    CHECK_OK(lt_batch_delete(b, "k3", 2));
+    CHECK_OK(lt_batch_put(b, "k1", 2, "w", 1));   /* same key twice in one batch */
+    /* No transaction registered: nothing recorded, the floor rises. */
+    lt_conflict_record(c, b, 10, 0);
+    CHECK_EQ_INT(lt_conflict_count(c), 0);
+    CHECK_EQ_INT(c->floor, 10);
+    lt_conflict_register(c);
+    lt_conflict_record(c, b, 20, 0);
+    CHECK_EQ_INT(lt_conflict_count(c), 2);
+    uint64_t seq = 0;
+    CHECK(lt_conflict_key(c, SL("k1"), 19, &seq));
+    CHECK_EQ_INT(seq, 20);
+    CHECK(!lt_conflict_key(c, SL("k1"), 20, &seq));   /* the snapshot sees it */
+    CHECK(!lt_conflict_key(c, SL("k2"), 0, &seq));
+    CHECK(!lt_conflict_key(c, SL("k"), 0, &seq));
+    lt_slice s = SL("k2"), e = SL("k3"), e2 = SL("k4"), k;
+    CHECK(!lt_conflict_range(c, &s, &e, 0, &k, &seq));            /* [k2, k3) */
+    CHECK(lt_conflict_range(c, &s, &e2, 0, &k, &seq));            /* [k2, k4) */
+    CHECK(lt_slice_eq(k, SL("k3")));
+    CHECK(lt_conflict_range(c, NULL, NULL, 19, &k, &seq));
+    CHECK(!lt_conflict_range(c, NULL, NULL, 20, &k, &seq));
+    CHECK(!lt_conflict_range(c, &e2, NULL, 0, &k, &seq));
+    lt_batch_clear(b);
+    CHECK_OK(lt_batch_put(b, "k1", 2, "x", 1));
+    lt_conflict_record(c, b, 30, 0);
+    CHECK(lt_conflict_key(c, SL("k1"), 25, &seq));
+    CHECK_EQ_INT(seq, 30);                                       /* newest first */
+    /* Pruning drops what every live snapshot already sees, keeps the rest. */
+    lt_conflict_prune(c, 20);
+    CHECK_EQ_INT(lt_conflict_count(c), 1);
+    CHECK(lt_conflict_key(c, SL("k1"), 25, &seq));
+    CHECK(!lt_conflict_key(c, SL("k3"), 0, &seq));
+    /* Automatic pruning keeps the tracker bounded. */
+    for (uint64_t i = 0; i < 20000; i++) {
+        char key[32];
+        lt_batch_clear(b);
+        snprintf(key, sizeof key, "p%llu", (unsigned long long)i);
+        CHECK_OK(lt_batch_put(b, key, strlen(key), "", 0));
+        lt_conflict_record(c, b, 100 + i, 100 + i);   /* oldest snapshot keeps up */
+    }
+    CHECK(lt_conflict_count(c) <= 8192);
+    /* The last transaction out empties it. */
+    lt_conflict_unregister(c);
+    CHECK_EQ_INT(lt_conflict_count(c), 0);
+    lt_batch_free(b);
+    lt_conflict_free(c);
+}
+
+static lt_options mem_opts(lt_env *env) {
+    lt_options o;
+    lt_options_init(&o);
+    o.env = env;
+    o.sync = LT_SYNC_OFF;
+    return o;
+}
+
+static int tget(lt_txn *t, const char *k, char *out, size_t cap) {
+    const char *v;
+    size_t n;
+    int rc = lt_txn_get(t, k, strlen(k), &v, &n);
+    if (rc == LT_OK) {
+        if (n >= cap) n = cap - 1;
+        memcpy(out, v, n);
+        out[n] = 0;
+    }
+    return rc;
+}
+
+static int tput(lt_txn *t, const char *k, const char *v) {
+    return lt_txn_put(t, k, strlen(k), v, strlen(v));
+}
+
+/* A scan as "k=v;" entries; max_items per batch call = step; stops after `limit`. */
+static int tscan(lt_txn *t, const char *a, const char *b, int reverse, size_t step,
+                 size_t limit, char *out, size_t cap) {
+    lt_txn_iter *it;
+    int rc = lt_txn_iter_new(t, a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, reverse, &it);
+    if (rc) return rc;
+    char buf[256];
+    size_t o = 0, total = 0;
+    out[0] = 0;
+    while (total < limit) {
+        size_t n, used, want = step < limit - total ? step : limit - total;
+        if ((rc = lt_txn_iter_next_batch(it, buf, sizeof buf, want, &n, &used))) break;
+        if (n == 0) break;
+        size_t p = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t kl, vl;
+            memcpy(&kl, buf + p, 4);
+            memcpy(&vl, buf + p + 4, 4);
+            o += (size_t)snprintf(out + o, cap - o, "%.*s=%.*s;", (int)kl, buf + p + 8,
+                                  (int)vl, buf + p + 8 + kl);
+            p += 8 + kl + vl;
+        }
+        total += n;
+    }
+    lt_txn_iter_free(it);
+    return rc;
+}
+
+static void test_read_your_writes(void) {
+    lt_env *env;
+    lt_db *db;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = mem_opts(env);
+    CHECK_OK(lt_db_open("/t1", &o, &db));
+    CHECK_OK(lt_put(db, "a", 1, "1", 1));
+    CHECK_OK(lt_put(db, "c", 1, "3", 1));
+    CHECK_OK(lt_put(db, "e", 1, "5", 1));
+    lt_txn *t;
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t));  /* reads are not validated */
+    CHECK_OK(lt_put(db, "z", 1, "late", 4));                 /* after the snapshot */
+    char v[64], s[512];
+    CHECK_EQ_INT(tget(t, "z", v, sizeof v), LT_ENOTFOUND);
+    CHECK_OK(tput(t, "b", "2"));
+    CHECK_OK(tput(t, "c", "33"));
+    CHECK_OK(lt_txn_delete(t, "e", 1));
+    CHECK_OK(tput(t, "b", "22"));                            /* shadows the first */
+    CHECK_OK(tget(t, "b", v, sizeof v));
+    CHECK(strcmp(v, "22") == 0);
+    CHECK_EQ_INT(tget(t, "e", v, sizeof v), LT_ENOTFOUND);
+    CHECK_OK(tscan(t, NULL, NULL, 0, 1, 100, s, sizeof s));
+    CHECK(strcmp(s, "a=1;b=22;c=33;") == 0);
+    CHECK_OK(tscan(t, NULL, NULL, 1, 2, 100, s, sizeof s));
+    CHECK(strcmp(s, "c=33;b=22;a=1;") == 0);
+    CHECK_OK(tscan(t, "b", "c", 0, 7, 100, s, sizeof s));
+    CHECK(strcmp(s, "b=22;") == 0);
+    CHECK_OK(tscan(t, "a", "c", 1, 7, 100, s, sizeof s));
+    CHECK(strcmp(s, "b=22;a=1;") == 0);
+    /* Savepoints: nested, exact restore. */
+    uint64_t sp1, sp2;
+    CHECK_OK(lt_txn_savepoint(t, &sp1));
+    CHECK_OK(tput(t, "a", "x"));
+    CHECK_OK(lt_txn_savepoint(t, &sp2));
+    CHECK_OK(lt_txn_delete(t, "b", 1));
+    CHECK_OK(tscan(t, NULL, NULL, 0, 10, 100, s, sizeof s));
+    CHECK(strcmp(s, "a=x;c=33;") == 0);
+    CHECK_OK(lt_txn_rollback_to(t, sp2));
+    CHECK_OK(tscan(t, NULL, NULL, 0, 10, 100, s, sizeof s));
+    CHECK(strcmp(s, "a=x;b=22;c=33;") == 0);
+    CHECK_OK(lt_txn_rollback_to(t, sp1));
+    CHECK_EQ_INT(lt_txn_rollback_to(t, sp2), LT_EINVAL);    /* discarded */
+    CHECK_OK(tscan(t, NULL, NULL, 0, 10, 100, s, sizeof s));
+    CHECK(strcmp(s, "a=1;b=22;c=33;") == 0);
+    CHECK_OK(lt_txn_release(t, sp1));
+    CHECK_EQ_INT(lt_txn_rollback_to(t, sp1), LT_EINVAL);
+    uint64_t seq = 0;
+    CHECK_OK(lt_txn_commit(t, &seq));
+    CHECK(seq > lt_txn_snapshot_seq(t));
+    CHECK_EQ_INT(lt_txn_get(t, "a", 1, (const char **)&s, &seq), LT_ECLOSED);
+    CHECK_EQ_INT(lt_txn_commit(t, NULL), LT_ECLOSED);
+    CHECK_OK(lt_txn_rollback(t));
+    lt_txn_free(t);
+    const char *val;
+    size_t vl;
+    CHECK_EQ_INT(lt_get(db, NULL, "e", 1, &val, &vl), LT_ENOTFOUND);
+    CHECK_OK(lt_get(db, NULL, "c", 1, &val, &vl));
+    CHECK(vl == 2 && memcmp(val, "33", 2) == 0);
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+static void test_conflicts(void) {
+    lt_env *env;
+    lt_db *db;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = mem_opts(env);
+    CHECK_OK(lt_db_open("/t2", &o, &db));
+    char v[64], s[512];
+    /* Snapshot isolation: write-write conflict with a plain put; reads do not count. */
+    lt_txn *t1, *t2, *ro;
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t1));
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 1, 0, &ro));
+    CHECK_EQ_INT(tget(t1, "r", v, sizeof v), LT_ENOTFOUND);
+    CHECK_OK(tput(t1, "w", "1"));
+    CHECK_OK(lt_put(db, "r", 1, "x", 1));
+    CHECK_OK(lt_txn_commit(t1, NULL));                       /* read skew is fine under SI */
+    lt_txn_free(t1);
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t1));
+    CHECK_OK(tput(t1, "w", "2"));
+    CHECK_OK(lt_put(db, "w", 1, "3", 1));
+    CHECK_EQ_INT(lt_txn_commit(t1, NULL), LT_ECONFLICT);
+    CHECK(strstr(lt_errmsg(), "'w'") != NULL);
+    lt_txn_free(t1);
+    /* Read-only: never conflicts, cannot write. */
+    CHECK_EQ_INT(tput(ro, "q", "1"), LT_EREADONLY);
+    CHECK_EQ_INT(tget(ro, "w", v, sizeof v), LT_ENOTFOUND);
+    CHECK_OK(lt_txn_commit(ro, NULL));
+    lt_txn_free(ro);
+    /* Serializable: a read key written after the snapshot -> conflict. */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t1));
+    CHECK_EQ_INT(tget(t1, "absent\x01", v, sizeof v), LT_ENOTFOUND);
+    CHECK_OK(tput(t1, "other", "1"));
+    CHECK_OK(lt_put(db, "absent\x01", 7, "now", 3));
+    CHECK_EQ_INT(lt_txn_commit(t1, NULL), LT_ECONFLICT);
+    CHECK(strstr(lt_errmsg(), "absent\\x01") != NULL);
+    lt_txn_free(t1);
+    /* Serializable: a scan with a limit covers only what it delivered. */
+    CHECK_OK(lt_put(db, "s1", 2, "", 0));
+    CHECK_OK(lt_put(db, "s3", 2, "", 0));
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t1));
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t2));
+    CHECK_OK(tscan(t1, "s", "t", 0, 1, 1, s, sizeof s));    /* delivered s1 only */
+    CHECK(strcmp(s, "s1=;") == 0);
+    CHECK_OK(tscan(t2, "s", "t", 1, 1, 1, s, sizeof s));    /* reverse: s3 only */
+    CHECK(strcmp(s, "s3=;") == 0);
+    CHECK_OK(tput(t1, "o1", "1"));
+    CHECK_OK(tput(t2, "o2", "1"));
+    CHECK_OK(lt_put(db, "s2", 2, "", 0));                    /* outside both covered parts */
+    CHECK_OK(lt_txn_commit(t1, NULL));
+    CHECK_OK(lt_txn_commit(t2, NULL));
+    lt_txn_free(t1);
+    lt_txn_free(t2);
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t1));
+    CHECK_OK(tscan(t1, "s", "t", 0, 1, 1, s, sizeof s));
+    CHECK_OK(tput(t1, "o1", "2"));
+    CHECK_OK(lt_put(db, "s0", 2, "", 0));                    /* inside [s, s1] */
+    CHECK_EQ_INT(lt_txn_commit(t1, NULL), LT_ECONFLICT);
+    CHECK(strstr(lt_errmsg(), "scanned") != NULL);
+    lt_txn_free(t1);
+    /* Write buffer limit: the failing write changes nothing. */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 64, &t1));
+    CHECK_OK(tput(t1, "a", "0123456789"));
+    CHECK_EQ_INT(tput(t1, "b", "0123456789012345678901234567890123456789"), LT_EINVAL);
+    CHECK_EQ_INT(lt_txn_write_count(t1), 1);
+    CHECK_OK(lt_txn_rollback(t1));
+    lt_txn_free(t1);
+    /* Closing the database ends open transactions. */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t1));
+    CHECK_OK(tput(t1, "a", "1"));
+    CHECK_OK(lt_db_close(db));
+    CHECK_EQ_INT(tget(t1, "a", v, sizeof v), LT_ECLOSED);
+    CHECK_EQ_INT(lt_txn_commit(t1, NULL), LT_ECLOSED);
+    lt_txn_free(t1);
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+int main(void) {
+    RUN(test_tracker);
+    RUN(test_read_your_writes);
+    RUN(test_conflicts);
+    TEST_MAIN_END();
+}
