@@ -276,7 +276,7 @@ static int run_compaction(lt_engine *e, compaction *c, uint64_t smallest_snapsho
             lt_table *t;
             bytes_in += c->in[w][i]->size;
             rc = lt_vset_table(e->vs, c->in[w][i], &t);
-            its[k] = rc ? lt_iter_empty(rc) : lt_table_iter(t);
+            its[k] = rc ? lt_iter_empty(rc) : lt_table_iter_fill(t, 0); /* no cache pollution */
         }
     }
     rc = LT_OK;

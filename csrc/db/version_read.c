@@ -131,7 +131,7 @@ static lt_iter *open_file(void *arg, lt_slice value) {
     lt_table *t;
     int rc = lt_vset_table(a->v->vs, a->v->files[a->level][i], &t);
     if (rc) return lt_iter_empty(rc);
-    return lt_table_iter(t);
+    return lt_table_iter_fill(t, LT_SCAN_FILL_BLOCKS);
 }
 
 /* The opener argument must live as long as the two-level iterator; it is stored in
@@ -171,7 +171,7 @@ int lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap) {
     for (int i = v->nfiles[0] - 1; i >= 0 && rc == LT_OK; i--) {
         lt_table *t;
         rc = lt_vset_table(v->vs, v->files[0][i], &t);
-        if (rc == LT_OK) rc = push(its, n, cap, lt_table_iter(t));
+        if (rc == LT_OK) rc = push(its, n, cap, lt_table_iter_fill(t, LT_SCAN_FILL_BLOCKS));
     }
     for (int l = 1; l < LT_NUM_LEVELS && rc == LT_OK; l++)
         if (v->nfiles[l] > 0) rc = push(its, n, cap, lt_version_level_iter(v, l));

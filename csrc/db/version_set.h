@@ -130,6 +130,10 @@ int  lt_vset_table(lt_vset *vs, lt_file_meta *f, lt_table **out);
  * the value appended to `out` (cleared first), LT_ENOTFOUND, or an error. */
 int  lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out);
 
+/* Blocks a user iterator adds to the block cache per table file: a short range scan
+ * warms the cache like a get does, a long scan does not flush it. */
+#define LT_SCAN_FILL_BLOCKS 4
+
 /* Append iterators (caller owns them) over every file of v to its array:
  * one per level-0 file, one concatenating iterator per deeper level. */
 int  lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap);

@@ -69,8 +69,8 @@ static void release_uncached(void *b) { lt_block_free(b); }
 /* The data block an index value points at: from the cache (*ch set) or read from
  * the file (*ch NULL when uncached: the caller frees *blk). `readahead` asks the env
  * to read ahead from the block when it has to be read from the file. */
-static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk,
-                     lt_cache_handle **ch) {
+static int get_block(lt_table *t, lt_slice hv, int readahead, int fill, int *filled,
+                     lt_block **blk, lt_cache_handle **ch) {
     lt_block_handle h;
     char what[300];
     char *buf;
@@ -89,7 +89,7 @@ static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk,
     snprintf(what, sizeof what, "%s: data block at offset %llu", t->name,
              (unsigned long long)h.offset);
     if ((rc = lt_block_new(buf, len, 1, what, blk))) return rc;
-    if (!t->cache) return LT_OK;
+    if (!t->cache || !fill) return LT_OK;
     cached_block *cb = malloc(sizeof *cb);
     if (!cb) {
         lt_block_free(*blk);
@@ -99,6 +99,7 @@ static int get_block(lt_table *t, lt_slice hv, int readahead, lt_block **blk,
     cb->cache = t->cache;
     if (!(*ch = lt_cache_insert(t->cache, t->number, h.offset, cb, len, cached_block_delete)))
         return LT_ENOMEM;
+    if (filled) *filled = 1;
     return LT_OK;
 }
 
@@ -175,7 +176,7 @@ int lt_table_get(lt_table *t, lt_slice ikey, void *arg,
     lt_block_cursor_done(&c);
     if (!found) return rc; /* past the last block: not in this table */
 
-    if ((rc = get_block(t, hv, 0, &blk, &ch))) return rc;
+    if ((rc = get_block(t, hv, 0, 1, NULL, &blk, &ch))) return rc;
     lt_block_cursor_init(&c, blk, lt_block_ikey_cmp);
     lt_block_cursor_seek(&c, ikey);
     rc = c.status;
@@ -198,6 +199,7 @@ typedef struct iter_state {
     lt_table *t;
     uint64_t next_off;  /* where the block after the last one opened starts */
     uint64_t ra_end;    /* readahead has been asked up to here */
+    int fill;           /* blocks this iterator may still add to the cache (-1: any) */
 } iter_state;
 
 static lt_iter *open_data_block(void *arg, lt_slice hv) {
@@ -216,8 +218,10 @@ static lt_iter *open_data_block(void *arg, lt_slice hv) {
         }
         st->next_off = end;
     }
-    int rc = get_block(t, hv, readahead, &blk, &ch);
+    int filled = 0;
+    int rc = get_block(t, hv, readahead, st->fill != 0, &filled, &blk, &ch);
     if (rc) return lt_iter_empty(rc);
+    if (filled && st->fill > 0) st->fill--;
     lt_iter *it = ch ? lt_block_iter(blk, lt_block_ikey_cmp, release_cached, ch)
                      : lt_block_iter(blk, lt_block_ikey_cmp, release_uncached, blk);
     if (!it) {
@@ -227,7 +231,9 @@ static lt_iter *open_data_block(void *arg, lt_slice hv) {
     return it;
 }
 
-lt_iter *lt_table_iter(lt_table *t) {
+lt_iter *lt_table_iter(lt_table *t) { return lt_table_iter_fill(t, -1); }
+
+lt_iter *lt_table_iter_fill(lt_table *t, int fill_blocks) {
     iter_state *st = calloc(1, sizeof *st);
     if (!st) {
         lt_seterr(LT_ENOMEM, "%s: out of memory for an iterator", t->name);
@@ -235,6 +241,7 @@ lt_iter *lt_table_iter(lt_table *t) {
     }
     st->t = t;
     st->next_off = UINT64_MAX;
+    st->fill = fill_blocks;
     lt_iter *index = lt_block_iter(t->index, lt_block_ikey_cmp, free, st);
     if (!index) {
         free(st);

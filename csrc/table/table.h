@@ -75,6 +75,11 @@ int  lt_table_get(lt_table *t, lt_slice ikey, void *arg,
 /* Iterator over all entries in internal-key order. Reads ahead when moving
  * sequentially. The table must outlive the iterator. NULL on ENOMEM. */
 lt_iter *lt_table_iter(lt_table *t);
+/* The same, but the iterator adds at most `fill_blocks` blocks it reads from the file
+ * to the block cache (0: none, -1: all); it always uses blocks already cached. Scans
+ * and compactions use this so one pass over much data does not evict the blocks
+ * that point reads keep hot. */
+lt_iter *lt_table_iter_fill(lt_table *t, int fill_blocks);
 
 /* Counters since open (atomic): data blocks read from the file (cache misses, or
  * every read without a cache), and bytes read from the file (all blocks, trailers
