@@ -9,7 +9,8 @@
  * before every real entry of user key s; otherwise the block's last key itself. The
  * last block's entry uses a short successor of its last user key the same way.
  * Blocks are compressed with the codec when the result (varint32 raw length | frame)
- * is at most 7/8 of the raw size. The bloom filter is built at finish from the
+ * is at most 7/8 of the raw size; after 8 data blocks in a row that do not compress,
+ * only one block in 16 is tried until one compresses again. The bloom filter is built at finish from the
  * lt_bloom_hash of each distinct user key, collected while adding.
  *
  * Errors are sticky: after a failed add or write every later call returns the same
@@ -39,6 +40,8 @@ struct lt_table_builder {
     size_t nhash, hcap;
     void *cctx;
     lt_buf cbuf;                /* compressed block */
+    unsigned misses;            /* consecutive data blocks that did not compress */
+    unsigned skipped;           /* blocks stored raw untried since the last attempt */
     lt_buf sep;                 /* index key being built */
     int status;
     int finished;
@@ -88,7 +91,12 @@ static int write_block(lt_table_builder *b, lt_slice raw, int compressible, lt_b
     lt_slice body = raw;
     char trailer[LT_BLOCK_TRAILER_SIZE];
     trailer[0] = LT_COMPRESS_NONE;
+    /* Incompressible data (random or already compressed values) would cost a zstd
+     * pass per block for nothing: after 8 misses in a row, try one block in 16 until
+     * one compresses again. */
+    if (compressible && b->misses >= 8 && ++b->skipped < 16) compressible = 0;
     if (compressible && b->o.codec && raw.size > 0) {
+        b->skipped = 0;
         const lt_codec *c = b->o.codec;
         size_t bound = c->compress_bound(raw.size);
         lt_buf_clear(&b->cbuf);
@@ -100,6 +108,9 @@ static int write_block(lt_table_builder *b, lt_slice raw, int compressible, lt_b
         if (!c->is_error(r) && r <= bound && (uint64_t)(hdr + r) * 8 <= (uint64_t)raw.size * 7) {
             body = lt_slice_make(b->cbuf.data, hdr + r);
             trailer[0] = LT_COMPRESS_ZSTD;
+            b->misses = 0;
+        } else {
+            b->misses++;
         }
     }
     uint32_t crc = lt_crc32c_extend(lt_crc32c(body.data, body.size), trailer, 1);
