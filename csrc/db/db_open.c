@@ -182,7 +182,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     e->snaps.next = e->snaps.prev = &e->snaps;
     if (opt->codec) { e->codec = *opt->codec; e->opt.codec = &e->codec; }
     e->topt.block_size = opt->block_size;
-    e->topt.restart_interval = 16;
+    e->topt.restart_interval = 8;
     e->topt.bloom_bits_per_key = opt->bloom_bits_per_key;
     e->topt.codec = e->opt.codec;
     char path[4096];
