@@ -186,10 +186,34 @@ static char *ltpy_utoa(char *p, uint32_t v) {
     return p;
 }
 
-/* lt_iter_next_batch, then the struct format of the n entries in fmt (fmt_len bytes,
- * not NUL-terminated). REQUIRES: fmt_cap >= 1 + LTPY_FMT_PER_ITEM * max_items.
- * Returns the engine's code, or -1 (no engine message) for a too-small fmt or a
- * buffer whose entries do not add up to *used: never an out-of-bounds read. */
+/* The struct format ("<8x{kl}s{vl}s..." for each entry) of a filled batch buffer of n
+ * entries and `used` bytes, so Python splits it with one unpack_from. Returns LT_OK,
+ * or -1 for a too-small fmt or entries that do not add up to `used`: never an
+ * out-of-bounds read. */
+static int ltpy_batch_format(const char *buf, size_t n, size_t used, size_t max_items,
+                             char *fmt, size_t fmt_cap, size_t *fmt_len) {
+    size_t pos = 0;
+    char *f = fmt;
+    if (fmt_cap < 1 + (size_t)LTPY_FMT_PER_ITEM * max_items || n > max_items) return -1;
+    *f++ = '<';
+    for (size_t i = 0; i < n; i++) {
+        if (used - pos < 8) return -1;
+        uint32_t kl = ltpy_le32((const unsigned char *)buf + pos);
+        uint32_t vl = ltpy_le32((const unsigned char *)buf + pos + 4);
+        pos += 8;
+        if ((uint64_t)used - pos < (uint64_t)kl + vl) return -1;
+        pos += (size_t)kl + vl;
+        *f++ = '8'; *f++ = 'x';
+        f = ltpy_utoa(f, kl); *f++ = 's';
+        f = ltpy_utoa(f, vl); *f++ = 's';
+    }
+    if (pos != used) return -1;
+    *fmt_len = (size_t)(f - fmt);
+    return LT_OK;
+}
+
+/* lt_iter_next_batch, then the struct format of the entries (ltpy_batch_format).
+ * Returns the engine's code, or -1 (no engine message) for a malformed batch. */
 static int ltpy_iter_next_batch(lt_iterator *it, char *buf, size_t cap, size_t max_items,
                                 size_t *n_items, size_t *used,
                                 char *fmt, size_t fmt_cap, size_t *fmt_len) {
@@ -197,23 +221,7 @@ static int ltpy_iter_next_batch(lt_iterator *it, char *buf, size_t cap, size_t m
     if (fmt_cap < 1 + (size_t)LTPY_FMT_PER_ITEM * max_items) return -1;
     int rc = lt_iter_next_batch(it, buf, cap, max_items, n_items, used);
     if (rc != LT_OK || *n_items == 0) return rc;   /* the end, or "retry bigger" */
-    size_t n = *n_items, end = *used, pos = 0;
-    char *f = fmt;
-    *f++ = '<';
-    for (size_t i = 0; i < n; i++) {
-        if (end - pos < 8) return -1;
-        uint32_t kl = ltpy_le32((const unsigned char *)buf + pos);
-        uint32_t vl = ltpy_le32((const unsigned char *)buf + pos + 4);
-        pos += 8;
-        if ((uint64_t)end - pos < (uint64_t)kl + vl) return -1;
-        pos += (size_t)kl + vl;
-        *f++ = '8'; *f++ = 'x';
-        f = ltpy_utoa(f, kl); *f++ = 's';
-        f = ltpy_utoa(f, vl); *f++ = 's';
-    }
-    if (pos != end) return -1;
-    *fmt_len = (size_t)(f - fmt);
-    return LT_OK;
+    return ltpy_batch_format(buf, *n_items, *used, max_items, fmt, fmt_cap, fmt_len);
 }
 """
 
@@ -250,8 +258,8 @@ int  ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max
                               char *fmt, size_t fmt_cap, size_t *fmt_len);
 """
 
-# The same two helpers as above, for transactions: lt_txn_get returning the length
-# or the error code, and a batch fill that also writes the entries' struct format.
+# The same two helpers for transactions: lt_txn_get returning the length or the
+# error code, and a batch fill that also writes the entries' struct format.
 SOURCE += r"""
 static int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char **val) {
     size_t vlen = 0;
@@ -266,23 +274,7 @@ static int ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap,
     if (fmt_cap < 1 + (size_t)LTPY_FMT_PER_ITEM * max_items) return -1;
     int rc = lt_txn_iter_next_batch(it, buf, cap, max_items, n_items, used);
     if (rc != LT_OK || *n_items == 0) return rc;
-    size_t n = *n_items, end = *used, pos = 0;
-    char *f = fmt;
-    *f++ = '<';
-    for (size_t i = 0; i < n; i++) {
-        if (end - pos < 8) return -1;
-        uint32_t kl = ltpy_le32((const unsigned char *)buf + pos);
-        uint32_t vl = ltpy_le32((const unsigned char *)buf + pos + 4);
-        pos += 8;
-        if ((uint64_t)end - pos < (uint64_t)kl + vl) return -1;
-        pos += (size_t)kl + vl;
-        *f++ = '8'; *f++ = 'x';
-        f = ltpy_utoa(f, kl); *f++ = 's';
-        f = ltpy_utoa(f, vl); *f++ = 's';
-    }
-    if (pos != end) return -1;
-    *fmt_len = (size_t)(f - fmt);
-    return LT_OK;
+    return ltpy_batch_format(buf, *n_items, *used, max_items, fmt, fmt_cap, fmt_len);
 }
 """
 
