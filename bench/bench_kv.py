@@ -102,9 +102,7 @@ class LightningEngine:
         db = self.db
         for i in range(0, len(items), BATCH):
             with db.batch() as b:
-                put = b.put
-                for k, v in items[i:i + BATCH]:
-                    put(k, v)
+                b.put_many(items[i:i + BATCH])   # the bulk call, as lmdb's putmulti
 
     def settle(self):
         """Wait until background flushes and compactions stop (bounded)."""

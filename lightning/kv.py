@@ -18,6 +18,7 @@ many threads at once; a Snapshot or an iterator serialises its own calls with a 
 import json
 import os
 import struct
+from array import array
 import threading
 import weakref
 from itertools import count
@@ -543,6 +544,36 @@ class Batch:
             key = _key_arg(key)
         self._parts += (_PUT_HDR(_OP_DELETE, len(key), 0), key)
         self._n += 1
+
+    def put_many(self, items):
+        """`put` every (key, value) pair of `items`, in order: the bulk form (like
+        lmdb's putmulti), which packs `bytes` pairs without Python work per item."""
+        if not isinstance(items, (list, tuple)):
+            items = list(items)
+        if not items:
+            return
+        try:
+            keys, values = zip(*items)
+            fast = (len(keys) == len(items) and set(map(type, keys)) == {bytes}
+                    and set(map(type, values)) == {bytes})
+        except (TypeError, ValueError):
+            fast = False
+        if fast:
+            klens, vlens = array("I", map(len, keys)), array("I", map(len, values))
+            fast = max(klens) <= MAX_KEY_SIZE and max(vlens) <= MAX_VALUE_SIZE
+        if not fast:   # mixed types, bad pairs or sizes: the checks of put name them
+            for pair in items:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise TypeError(f"put_many items must be (key, value) pairs, not "
+                                    f"{type(pair).__name__}")
+                self.put(pair[0], pair[1])
+            return
+        kb, vb = b"".join(keys), b"".join(values)
+        out = ffi.new("char[]", len(kb) + len(vb) + 9 * len(keys))
+        lib.ltpy_pack_puts(kb, ffi.from_buffer("uint32_t[]", klens), vb,
+                           ffi.from_buffer("uint32_t[]", vlens), len(keys), out)
+        self._parts.append(ffi.buffer(out)[:])
+        self._n += len(keys)
 
     def __len__(self):
         return self._n

@@ -765,3 +765,30 @@ def test_scan_reads_the_state_at_its_creation(db):
     assert len(rest) == 9999
     assert all(v == b"a" for _, v in rest)
     assert rest[-1] == (b"09999", b"a")
+
+
+def test_batch_put_many_matches_put(db):
+    pairs = [(b"k%03d" % i, b"v" * i) for i in range(200)]
+    with db.batch() as b:
+        b.delete(b"k005")                      # order with other operations is kept
+        b.put_many(pairs[:100])
+        b.delete(b"k050")
+        b.put_many(iter(pairs[100:]))          # any iterable
+        b.put_many([])
+        assert len(b) == 202
+    expected = {k: v for k, v in pairs if k != b"k050"}
+    assert dict(db.scan()) == expected
+
+
+def test_batch_put_many_bytes_like_and_errors(db):
+    with db.batch() as b:
+        b.put_many([(bytearray(b"a"), memoryview(b"1")), (b"b", b"2")])
+    assert db.get(b"a") == b"1" and db.get(b"b") == b"2"
+    with pytest.raises(TypeError, match="value must be bytes-like, not str"):
+        with db.batch() as b:
+            b.put_many([(b"c", b"3"), (b"d", "4")])
+    with pytest.raises(TypeError, match="pairs"):
+        db.batch().put_many([b"ab"])
+    with pytest.raises(lightning.DataError, match="key is 16385 bytes"):
+        db.batch().put_many([(b"k" * 16385, b"v")])
+    assert db.get(b"c") is None and db.get(b"d") is None
