@@ -10,7 +10,8 @@
 The engine is a log-structured store written in C (write-ahead log, memtable, sorted
 tables of checksummed zstd-compressed blocks, leveled compaction, MVCC snapshots),
 reached through cffi. `open()` returns a `Database`; its errors are the PEP 249
-exceptions defined here (plus `CorruptionError`). See docs/ for the KV API, the sync
+exceptions defined here (plus `CorruptionError`). `connect()` is the PEP 249 driver on
+the same files (lightning/dbapi, docs/dbapi.md). See docs/ for the KV API, the sync
 modes' crash promises and the file formats.
 """
 
@@ -30,6 +31,9 @@ from .errors import (
 )
 from .kv import MAX_KEY_SIZE, MAX_VALUE_SIZE, Batch, Database, Scan, Snapshot, open
 from .transaction import Savepoint, Transaction, retry
+from .dbapi import (BINARY, DATETIME, NUMBER, ROWID, STRING, Binary, Date, DateFromTicks,
+                    Time, TimeFromTicks, Timestamp, TimestampFromTicks, apilevel, connect,
+                    paramstyle, threadsafety)
 
 __version__ = "0.1.0"
 
@@ -39,4 +43,8 @@ __all__ = [
     "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
     "NotSupportedError", "CorruptionError", "ConflictError",
     "Transaction", "Savepoint", "retry", "__version__",
+    "connect", "apilevel", "threadsafety", "paramstyle",
+    "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
+    "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks",
+    "Binary",
 ]

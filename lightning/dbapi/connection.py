@@ -1,0 +1,333 @@
+"""The DB-API `Connection`: one open database plus the transaction state of one user.
+
+Transactions (PEP 249 "implicit" transactions, as sqlite3 with autocommit=False):
+
+  no transaction --first statement / BEGIN / SAVEPOINT--> open (a lightning.Transaction)
+  open --commit() / COMMIT / END--> no transaction   (ConflictError may be raised;
+                                                      the transaction is over either way)
+  open --rollback() / ROLLBACK / close()--> no transaction
+
+In autocommit mode (`autocommit=True`, or `isolation_level=None` as in sqlite3's
+legacy mode) a data statement outside an explicit transaction runs in a transaction
+of its own that is committed before execute() returns (executemany(): one transaction
+for all its parameter sets); BEGIN opens an explicit transaction that lasts until
+COMMIT/ROLLBACK (or commit()/rollback()), and SAVEPOINT outside a transaction opens
+one that the RELEASE of that outermost savepoint commits, as in SQLite.
+
+Every data statement runs inside a savepoint of the transaction, so a statement that
+fails leaves the transaction as it was before the statement; the transaction stays
+open. Before a transaction ends, the unread rows of this connection's cursors are read
+into memory, so fetching after commit() works as in sqlite3.
+
+Conflicts are `lightning.ConflictError` (an OperationalError, `sqlstate` "40001"),
+raised by whatever commits: commit(), COMMIT, an autocommitted statement, the
+context manager. They are never retried by the driver: the caller re-runs its whole
+transaction (see `lightning.retry`).
+
+Using a closed connection (or a cursor of it) raises ProgrammingError, as sqlite3
+does; close() itself is idempotent. Threads: threadsafety 1 (see module.py) -- a
+connection and its cursors belong to one thread at a time; an internal lock keeps a
+misused connection consistent, not meaningful.
+"""
+
+import threading
+import weakref
+
+from .. import errors
+from ..errors import OperationalError, ProgrammingError
+from .cursor import Cursor
+
+__all__ = ["Connection", "ISOLATION_LEVELS"]
+
+# isolation_level values -> lightning.Transaction isolation. The sqlite3 legacy values
+# ("", DEFERRED, IMMEDIATE, EXCLUSIVE) name locking modes Lightning does not have;
+# they mean the default, SERIALIZABLE, so code written for sqlite3 runs unchanged.
+ISOLATION_LEVELS = {
+    "SERIALIZABLE": "serializable",
+    "REPEATABLE READ": "snapshot",
+    "SNAPSHOT": "snapshot",
+    "": "serializable",
+    "DEFERRED": "serializable",
+    "IMMEDIATE": "serializable",
+    "EXCLUSIVE": "serializable",
+}
+_CANONICAL = {"serializable": "SERIALIZABLE", "snapshot": "SNAPSHOT"}
+
+
+def _isolation_arg(level):
+    if not isinstance(level, str) or " ".join(level.upper().split()) not in ISOLATION_LEVELS:
+        raise ProgrammingError(f"isolation_level must be None, 'SERIALIZABLE', 'REPEATABLE "
+                               f"READ' or 'SNAPSHOT', not {level!r}")
+    return ISOLATION_LEVELS[" ".join(level.upper().split())]
+
+
+class Connection:
+    """A connection; create with `lightning.connect()`. As a context manager it commits
+    on a clean exit and rolls back on an exception; it does not close (as sqlite3)."""
+
+    Warning = errors.Warning
+    Error = errors.Error
+    InterfaceError = errors.InterfaceError
+    DatabaseError = errors.DatabaseError
+    DataError = errors.DataError
+    OperationalError = errors.OperationalError
+    IntegrityError = errors.IntegrityError
+    InternalError = errors.InternalError
+    ProgrammingError = errors.ProgrammingError
+    NotSupportedError = errors.NotSupportedError
+
+    def __init__(self, kv, *, isolation_level="SERIALIZABLE", autocommit=None,
+                 cached_statements=128, executor_factory=None, database=None,
+                 read_only=False):
+        from .executor import default_factory
+        if isolation_level is None:
+            self._level = "serializable"
+        else:
+            self._level = _isolation_arg(isolation_level)
+        if autocommit is None:
+            autocommit = isolation_level is None
+        if not isinstance(autocommit, bool):
+            raise ProgrammingError(f"autocommit must be True or False, not {autocommit!r}")
+        if isinstance(cached_statements, bool) or not isinstance(cached_statements, int) \
+                or cached_statements < 0:
+            raise ProgrammingError(f"cached_statements must be an int >= 0, not "
+                                   f"{cached_statements!r}")
+        self._kv = kv
+        self._read_only = bool(read_only)   # the database was opened read-only
+        self._autocommit = autocommit
+        self._lock = threading.RLock()
+        self._closed = False
+        self._txn = None
+        self._savepoints = []        # [(casefolded name, lightning.Savepoint)]
+        self._sp_autobegin = False   # the open transaction began with SAVEPOINT (autocommit)
+        self._cursors = weakref.WeakSet()       # every cursor, closed with us
+        self._live_results = weakref.WeakSet()  # cursors reading rows from self._txn
+        self.database = database if database is not None else kv.path
+        self.cached_statements = cached_statements
+        self._executor = (executor_factory or default_factory)(self)
+
+    # -- state --
+
+    def _check(self):
+        if self._closed:
+            raise ProgrammingError("Cannot operate on a closed connection.")
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @property
+    def kv(self):
+        """The `lightning.Database` this connection uses (same file, same engine as
+        every other connection and `lightning.open` on the path). Closed by close()."""
+        self._check()
+        return self._kv
+
+    @property
+    def in_transaction(self):
+        """True while a transaction is open (begun by a statement, BEGIN or SAVEPOINT)."""
+        self._check()
+        return self._txn is not None
+
+    @property
+    def autocommit(self):
+        self._check()
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value):
+        if not isinstance(value, bool):
+            raise ProgrammingError(f"autocommit must be True or False, not {value!r}")
+        with self._lock:
+            self._check()
+            if value and self._txn is not None:
+                self.commit()      # as sqlite3: turning autocommit on commits
+            self._autocommit = value
+
+    @property
+    def isolation_level(self):
+        """"SERIALIZABLE" or "SNAPSHOT" (REPEATABLE READ), or None in autocommit mode.
+        Setting None turns autocommit on; setting a level turns it off. A new level
+        applies from the next transaction."""
+        self._check()
+        return None if self._autocommit else _CANONICAL[self._level]
+
+    @isolation_level.setter
+    def isolation_level(self, value):
+        with self._lock:
+            self._check()
+            if value is None:
+                self.autocommit = True
+                return
+            self._level = _isolation_arg(value)
+            self._autocommit = False
+
+    # -- cursors and shortcuts --
+
+    def cursor(self, factory=Cursor):
+        """A new cursor of this connection."""
+        with self._lock:
+            self._check()
+            cur = factory(self)
+            self._cursors.add(cur)
+            return cur
+
+    def execute(self, sql, parameters=()):
+        """Shortcut: a new cursor's execute(); returns the cursor."""
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters):
+        """Shortcut: a new cursor's executemany(); returns the cursor."""
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    # -- transactions --
+
+    def _begin(self):
+        self._txn = self._kv.transaction(self._level, self._read_only)
+        return self._txn
+
+    def _end(self, commit):
+        txn = self._txn
+        for cur in list(self._live_results):
+            cur._detach()
+        self._live_results = weakref.WeakSet()
+        try:
+            if commit:
+                txn.commit()
+            else:
+                txn.rollback()
+        finally:
+            self._txn = None
+            self._savepoints = []
+            self._sp_autobegin = False
+
+    def commit(self):
+        """Commit the open transaction, if any. Raises ConflictError (sqlstate 40001)
+        when it conflicts; the transaction is over either way."""
+        with self._lock:
+            self._check()
+            if self._txn is not None:
+                self._end(commit=True)
+
+    def rollback(self):
+        """Roll back the open transaction, if any."""
+        with self._lock:
+            self._check()
+            if self._txn is not None:
+                self._end(commit=False)
+
+    def close(self):
+        """Roll back the open transaction, close every cursor and the database handle.
+        Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._txn is not None:
+                    self._end(commit=False)
+            finally:
+                self._closed = True
+                for cur in list(self._cursors):
+                    cur._closed = True
+                self._kv.close()
+
+    def __enter__(self):
+        self._check()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+        return False
+
+    # -- statements (called by Cursor) --
+
+    def _run_control(self, control):
+        with self._lock:
+            self._check()
+            op = control.op
+            if op == "begin":
+                if self._txn is not None:
+                    raise OperationalError("cannot start a transaction within a transaction")
+                self._begin()
+            elif op == "commit":
+                self.commit()
+            elif op == "rollback":
+                self.rollback()
+            elif op == "savepoint":
+                if self._txn is None:
+                    self._begin()
+                    self._sp_autobegin = self._autocommit
+                self._savepoints.append((control.name.casefold(), self._txn.savepoint()))
+            else:
+                key = control.name.casefold()
+                for i in range(len(self._savepoints) - 1, -1, -1):
+                    if self._savepoints[i][0] == key:
+                        break
+                else:
+                    raise OperationalError(f"no such savepoint: {control.name}")
+                sp = self._savepoints[i][1]
+                if op == "release":
+                    self._txn.release(sp)
+                    del self._savepoints[i:]
+                    if not self._savepoints and self._sp_autobegin:
+                        self._end(commit=True)
+                else:  # rollback_to: the savepoint itself stays
+                    self._txn.rollback_to(sp)
+                    del self._savepoints[i + 1:]
+
+    def _run_data(self, sql, param_sets, many):
+        """Run `sql` once per parameter set; returns (description, rows, rowcount,
+        lastrowid, lazy) where `lazy` says the rows are read from the open transaction."""
+        with self._lock:
+            self._check()
+            execute = self._executor.execute
+            txn = self._txn
+            if txn is None and not self._autocommit:
+                txn = self._begin()
+            if txn is not None:
+                sp = txn.savepoint()
+                try:
+                    out = _execute_all(execute, txn, sql, param_sets, many)
+                except BaseException:
+                    if txn.active:
+                        txn.rollback_to(sp)
+                        txn.release(sp)
+                    raise
+                txn.release(sp)
+                return out + (out[0] is not None,)
+            txn = self._kv.transaction(self._level, self._read_only)
+            try:
+                desc, rows, rowcount, lastrowid = _execute_all(
+                    execute, txn, sql, param_sets, many)
+                if desc is not None:
+                    rows = list(rows)
+                txn.commit()
+            except BaseException:
+                txn.rollback()
+                raise
+            return desc, rows, rowcount, lastrowid, False
+
+    def __repr__(self):
+        state = "closed" if self._closed else "open"
+        return f"<lightning.Connection {self.database!r} {state}>"
+
+
+def _execute_all(execute, txn, sql, param_sets, many):
+    desc, rows, rowcount, lastrowid = None, (), -1, None
+    total = 0
+    for params in param_sets:
+        result = execute(txn, sql, params)
+        if many:
+            if result.description is not None:
+                raise ProgrammingError("executemany() can only run statements that "
+                                       "return no rows")
+            if result.rowcount >= 0:
+                total += result.rowcount
+        desc, rows = result.description, result.rows
+        rowcount, lastrowid = result.rowcount, result.lastrowid
+    if many:
+        rowcount = total
+    return desc, rows, rowcount, lastrowid

@@ -1,0 +1,209 @@
+"""The DB-API `Cursor`: runs statements through its connection and hands out the rows
+of the last one.
+
+- execute(sql, parameters) / executemany(sql, seq): parameters are checked by
+  params.py (qmark `?` with a sequence, or `:name` with a mapping); transaction control
+  is run by the connection, everything else by the connection's executor. Both return
+  the cursor. executemany() runs only statements that return no rows; its rowcount is
+  the sum over the parameter sets, and it is one statement: all its sets take effect or
+  none.
+- description: None for statements without rows; otherwise one 7-tuple per column,
+  (name, type_code, display_size, internal_size, precision, scale, null_ok), where the
+  last five are None unless the SQL layer reports them (sqlite3 gives None for all
+  six; we give a type code that compares equal to the type objects of typeobjects.py).
+- rowcount: rows changed by DML, -1 for other statements (and SELECT), as sqlite3.
+- lastrowid: the rowid of the last row inserted by the last execute(), else None.
+- fetchone/fetchmany/fetchall/iteration read the rows lazily; fetchmany's default size
+  is `arraysize` (1). Fetching when the last statement produced no result set, or before
+  any statement, raises ProgrammingError.
+- A closed cursor, or a cursor of a closed connection, raises ProgrammingError.
+- setinputsizes/setoutputsize do nothing; callproc raises NotSupportedError (there
+  are no stored procedures); nextset() returns None (there is never a second result
+  set).
+"""
+
+from itertools import islice
+
+from ..errors import NotSupportedError, ProgrammingError
+from .params import bind
+from .statements import prepare
+
+__all__ = ["Cursor"]
+
+
+def _replay(rows, error):
+    yield from rows
+    if error is not None:
+        raise error
+
+
+class Cursor:
+    """A cursor; create with `Connection.cursor()`."""
+
+    def __init__(self, connection):
+        self._connection = connection
+        self._closed = False
+        self.arraysize = 1
+        self._description = None
+        self._rows = None           # iterator of the current result set, or None
+        self.rowcount = -1
+        self.lastrowid = None
+
+    @property
+    def connection(self):
+        return self._connection
+
+    @property
+    def description(self):
+        return self._description
+
+    def _check(self):
+        if self._connection._closed:
+            raise ProgrammingError("Cannot operate on a closed connection.")
+        if self._closed:
+            raise ProgrammingError("Cannot operate on a closed cursor.")
+
+    def _reset(self):
+        rows, self._rows = self._rows, None
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+        self._description = None
+        self.rowcount = -1
+        self.lastrowid = None
+
+    def _detach(self):
+        """The transaction the rows come from is ending: read the rest into memory
+        (an error while reading is raised by the fetch that reaches it)."""
+        if self._rows is None:
+            return
+        buf, error = [], None
+        try:
+            for row in self._rows:
+                buf.append(row)
+        except Exception as exc:  # surfaced by the fetch that reaches it
+            error = exc
+        self._rows = _replay(buf, error)
+
+    # -- statements --
+
+    def _prepare(self, sql):
+        if not isinstance(sql, str):
+            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
+        return prepare(sql)
+
+    def execute(self, sql, parameters=()):
+        """Run one statement with `parameters`; returns the cursor."""
+        self._check()
+        prep = self._prepare(sql)
+        params = bind(prep.placeholders, parameters)
+        self._reset()
+        conn = self._connection
+        if prep.kind is None:
+            return self
+        if prep.control is not None:
+            conn._run_control(prep.control)
+            return self
+        desc, rows, rowcount, lastrowid, lazy = conn._run_data(prep.sql, (params,), False)
+        self._set_result(desc, rows, rowcount, lastrowid)
+        if lazy:
+            conn._live_results.add(self)
+        return self
+
+    def executemany(self, sql, seq_of_parameters):
+        """Run one statement that returns no rows once per parameter set (one
+        statement: all sets take effect or none); returns the cursor."""
+        self._check()
+        prep = self._prepare(sql)
+        if prep.control is not None:
+            raise ProgrammingError(f"executemany() cannot run transaction control "
+                                   f"({prep.kind}); use execute()")
+        if isinstance(seq_of_parameters, (str, bytes)):
+            raise ProgrammingError("executemany() needs an iterable of parameter sets")
+        try:
+            sets = iter(seq_of_parameters)
+        except TypeError:
+            raise ProgrammingError("executemany() needs an iterable of parameter sets, "
+                                   f"not {type(seq_of_parameters).__name__}") from None
+        placeholders = prep.placeholders
+        self._reset()
+        if prep.kind is None:
+            return self
+        bound = (bind(placeholders, p) for p in sets)
+        desc, rows, rowcount, lastrowid, _ = self._connection._run_data(prep.sql, bound, True)
+        self._set_result(None, None, rowcount, lastrowid)
+        return self
+
+    def _set_result(self, desc, rows, rowcount, lastrowid):
+        if desc is not None:
+            self._description = tuple(
+                tuple(col) + (None,) * (7 - len(col)) for col in desc)
+            self._rows = iter(rows)
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    # -- rows --
+
+    def _result(self):
+        self._check()
+        if self._rows is None:
+            raise ProgrammingError("no result set: the last statement returned no rows "
+                                   "(or no statement was executed)")
+        return self._rows
+
+    def fetchone(self):
+        """The next row, or None when there are no more."""
+        return next(self._result(), None)
+
+    def fetchmany(self, size=None):
+        """Up to `size` (default: arraysize) more rows, as a list."""
+        rows = self._result()
+        if size is None:
+            size = self.arraysize
+        return list(islice(rows, max(size, 0)))
+
+    def fetchall(self):
+        """Every remaining row, as a list."""
+        return list(self._result())
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._result())
+
+    # -- the rest of PEP 249 --
+
+    def close(self):
+        """Close the cursor (idempotent); its unread rows are dropped."""
+        if not self._closed:
+            if not self._connection._closed:
+                self._reset()
+            self._closed = True
+
+    def setinputsizes(self, sizes):
+        """Accepted and ignored (PEP 249 allows that)."""
+        self._check()
+
+    def setoutputsize(self, size, column=None):
+        """Accepted and ignored (PEP 249 allows that)."""
+        self._check()
+
+    def callproc(self, procname, parameters=()):
+        self._check()
+        raise NotSupportedError("callproc(): Lightning has no stored procedures")
+
+    def nextset(self):
+        """None: a statement produces at most one result set."""
+        self._check()
+        return None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<lightning.Cursor {'closed' if self._closed else 'open'}>"
+

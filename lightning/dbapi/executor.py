@@ -1,0 +1,98 @@
+"""The boundary between the DB-API driver and the SQL engine: the `Executor` protocol
+the SQL layer implements, the `Result` it returns, and the executor used until the SQL
+layer exists (`NotAvailableExecutor`: every data statement raises NotSupportedError).
+
+Contract (the driver's side):
+
+- One executor per connection: the driver calls `factory(connection)` once in
+  `connect()`; `connection.cached_statements` is the plan-cache size the user asked
+  for. `default_factory` is what `connect()` uses when no `executor=` is given; the SQL
+  layer replaces its body to return its own engine.
+- `execute(txn, sql, params)` is called for each data statement, with:
+    txn     the open `lightning.Transaction` the statement runs in (the connection's
+            current transaction, or in autocommit mode one made for this statement).
+            The driver begins, commits and rolls it back; the executor never does.
+    sql     the statement exactly as the user wrote it: one statement, never empty,
+            never transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are
+            handled by the driver); a trailing `;` may be present.
+    params  () when the statement has no placeholders; a tuple with one value per `?`
+            in order (qmark); or a dict name -> value with exactly the names of its
+            `:name` placeholders (named). Styles are never mixed, counts and names
+            have been checked, and values are None, bool, int, float, str, bytes,
+            Decimal, date, time or datetime (see params.py). Values are not range- or
+            type-checked against columns: that is the executor's DataError.
+- The driver wraps each call in a savepoint of `txn`: if `execute` raises, the writes
+  it made are undone and the exception propagates to the user unchanged. So every
+  write must happen inside `execute`; `Result.rows` may be lazy only for reads (a
+  RETURNING clause computes its rows before returning).
+- Errors are the PEP 249 classes of lightning.errors: ProgrammingError (syntax with
+  its position, unknown names), IntegrityError, DataError, NotSupportedError naming
+  the construct, OperationalError (ConflictError is raised by the commit, not here).
+- Rows are read lazily by the cursor while the transaction is open; before the
+  transaction ends (commit, rollback, autocommit) the driver reads the rest of every
+  open result set into memory, so the rows iterator never outlives `txn`.
+
+Type codes (`Result.description`): the second item of each column is a type-code
+string, compared case-insensitively (and ignoring a "(n, m)" suffix) with the type
+objects of typeobjects.py. The SQL layer reports one of TYPE_CODES: the column's declared
+base type, or "ROWID" for an INTEGER PRIMARY KEY column; expressions report the type
+of their value, or None when unknown.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol
+
+from ..errors import NotSupportedError
+
+__all__ = ["Result", "Executor", "NotAvailableExecutor", "default_factory", "TYPE_CODES"]
+
+TYPE_CODES = ("INTEGER", "BIGINT", "SMALLINT", "REAL", "FLOAT", "DOUBLE", "NUMERIC",
+              "DECIMAL", "BOOLEAN", "TEXT", "VARCHAR", "CHAR", "JSON", "BLOB", "DATE",
+              "TIME", "TIMESTAMP", "DATETIME", "ROWID")
+
+
+@dataclass
+class Result:
+    """What executing one data statement returns.
+
+    description  for a statement that returns rows (SELECT, EXPLAIN, ... RETURNING):
+                 a sequence with one (name, type_code) pair per column -- or a longer
+                 tuple, up to PEP 249's 7 items (name, type_code, display_size,
+                 internal_size, precision, scale, null_ok); the driver pads with None.
+                 None for a statement that returns no rows.
+    rows         an iterable of tuples, consumed once and lazily (empty without rows).
+    rowcount     rows inserted, updated or deleted by DML; -1 otherwise.
+    lastrowid    the rowid of the last row inserted, or None.
+    """
+
+    description: list[tuple] | None = None
+    rows: Iterable[tuple] = field(default=())
+    rowcount: int = -1
+    lastrowid: int | None = None
+
+
+class Executor(Protocol):
+    def execute(self, txn: Any, sql: str, params: tuple | dict) -> Result:
+        """Run one data statement inside `txn` (see the module docstring)."""
+        ...
+
+
+class NotAvailableExecutor:
+    """The executor until the SQL layer lands: every data statement raises
+    NotSupportedError naming the statement kind."""
+
+    def __init__(self, connection=None):
+        pass
+
+    def execute(self, txn, sql, params):
+        from .statements import prepare
+        kind = prepare(sql).kind or "SQL"
+        raise NotSupportedError(f"SQL statements are not available yet: {kind} statements "
+                                "arrive with the SQL layer (issue 4); only transaction "
+                                "control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, "
+                                "ROLLBACK TO) works today")
+
+
+def default_factory(connection):
+    """The executor `connect()` gives a connection when no `executor=` is passed."""
+    return NotAvailableExecutor(connection)
