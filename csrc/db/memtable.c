@@ -44,12 +44,6 @@ struct lt_memtable {
     uint32_t rng;                /* xorshift32 state: writer only */
     _Atomic uint64_t count;
     _Atomic int refs;
-    /* Writer only: where the last insert went. splice[i] is a node of level i's list
-     * that sorts before every key greater than `last`, so an insert after `last` (a
-     * sequential load) walks a step or two per level instead of searching from the
-     * head. */
-    mt_node *last;
-    mt_node *splice[MT_MAX_HEIGHT];
 };
 
 /* A search target: an internal key split into user key and trailer. */
@@ -106,20 +100,6 @@ static mt_node *find_ge(const lt_memtable *m, const mt_target *t, mt_node **prev
             level--;
         }
     }
-}
-
-/* As find_ge, but each level's walk starts at start[level] instead of at the head.
- * REQUIRES: start[level] is in level's list and sorts before t (or is the head). */
-static mt_node *find_ge_from(const lt_memtable *m, const mt_target *t, mt_node **prev,
-                             mt_node *const *start) {
-    mt_node *nx = NULL;
-    for (int level = atomic_load_explicit(&m->max_height, memory_order_relaxed) - 1;
-         level >= 0; level--) {
-        mt_node *x = start[level];
-        while ((nx = load_next(x, level)) && node_cmp(nx, t) < 0) x = nx;
-        prev[level] = x;
-    }
-    return nx;
 }
 
 /* Last node < t, or NULL. */
@@ -184,8 +164,6 @@ lt_memtable *lt_memtable_new(void) {
     atomic_init(&m->count, 0);
     atomic_init(&m->refs, 1);
     m->rng = 0x9e3779b9u;
-    m->last = NULL;
-    for (int i = 0; i < MT_MAX_HEIGHT; i++) m->splice[i] = m->head;
     return m;
 
 fail_arena:
@@ -217,8 +195,7 @@ int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_sli
                          (unsigned long long)seq, key.size, value.size);
     mt_target t = { key.data, key.size, lt_pack_trailer(seq, type) };
     mt_node *prev[MT_MAX_HEIGHT];
-    mt_node *at = m->last && node_cmp(m->last, &t) < 0 ? find_ge_from(m, &t, prev, m->splice)
-                                                       : find_ge(m, &t, prev);
+    mt_node *at = find_ge(m, &t, prev);
     if (at && node_cmp(at, &t) == 0)
         return lt_seterr(LT_EINVAL, "memtable add: version with sequence %llu already present",
                          (unsigned long long)seq);
@@ -252,10 +229,6 @@ int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_sli
         atomic_init(&n->next[i], succ);
         atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
     }
-    int top = height > max_h ? height : max_h;   /* prev[] is set below top */
-    for (int i = 0; i < MT_MAX_HEIGHT; i++)
-        m->splice[i] = i < height ? n : i < top ? prev[i] : m->head;
-    m->last = n;
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
     return LT_OK;
 }
