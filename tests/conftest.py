@@ -40,3 +40,26 @@ def child_env():
     root = os.path.dirname(os.path.dirname(os.path.abspath(lightning.__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def run_and_kill(script, args, rnd):
+    """Run `script` in a child Python (argv = args) that prints "ready", then one
+    acknowledged number per line; SIGKILL it at a random moment (sometimes during
+    start-up or recovery) and return the numbers it reported completely."""
+    import signal, subprocess, sys, time  # noqa: E401
+    # bufsize=0: readline() must not read ahead into a buffer that communicate(),
+    # which reads the raw pipe, would then never see.
+    child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=child_env(), bufsize=0)
+    if rnd.random() < 0.2:
+        time.sleep(rnd.uniform(0.0, 0.3))      # may land in start-up or recovery
+    else:
+        line = child.stdout.readline()
+        assert line == b"ready\n", (line, child.stderr.read())
+        time.sleep(rnd.uniform(0.0, 0.4))
+    child.send_signal(signal.SIGKILL)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")
+    lines = out.split(b"\n")[:-1]    # a line is complete only with its newline
+    return [int(x) for x in lines if x and x != b"ready"]

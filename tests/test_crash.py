@@ -5,16 +5,12 @@ no batch is partly visible. 20 rounds by default, 200 with LIGHTNING_STRESS=1.""
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 import lightning
 
-from conftest import child_env, stress
+from conftest import run_and_kill, stress
 
 K = 8   # unique keys per batch; every batch also overwrites K shared slot keys
 
@@ -45,22 +41,7 @@ OPTS = dict(memtable_size=32 << 10, page_size=1024, table_size=64 << 10,
 def run_child(path, first, rnd):
     """Start the child at batch `first`, kill it at a random moment, return the
     acknowledged batch numbers it reported."""
-    # bufsize=0: readline() must not read ahead into a buffer that communicate(),
-    # which reads the raw pipe, would then never see.
-    child = subprocess.Popen([sys.executable, "-c", CHILD, path, str(first), str(K)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=child_env(), bufsize=0)
-    if rnd.random() < 0.2:
-        time.sleep(rnd.uniform(0.0, 0.3))      # may land in start-up or recovery
-    else:
-        line = child.stdout.readline()
-        assert line == b"ready\n", (line, child.stderr.read())
-        time.sleep(rnd.uniform(0.0, 0.4))
-    child.send_signal(signal.SIGKILL)
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")
-    lines = out.split(b"\n")[:-1]    # a line is complete only with its newline
-    return [int(x) for x in lines if x and x != b"ready"]
+    return run_and_kill(CHILD, [path, first, K], rnd)
 
 
 def check(db, acked_upto):

@@ -8,16 +8,12 @@ LIGHTNING_STRESS=1."""
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 import lightning
 
-from conftest import child_env, stress
+from conftest import run_and_kill, stress
 
 K = 6          # keys per transaction, besides the shared slots and the marker
 ACCOUNTS = 5
@@ -70,21 +66,9 @@ OPTS = dict(memtable_size=32 << 10, page_size=1024, table_size=64 << 10,
 
 
 def run_child(path, first, rnd):
-    child = subprocess.Popen([sys.executable, "-c", CHILD, path, str(first), str(K),
-                              str(ACCOUNTS), str(START)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=child_env(), bufsize=0)
-    if rnd.random() < 0.2:
-        time.sleep(rnd.uniform(0.0, 0.3))
-    else:
-        line = child.stdout.readline()
-        assert line == b"ready\n", (line, child.stderr.read())
-        time.sleep(rnd.uniform(0.0, 0.4))
-    child.send_signal(signal.SIGKILL)
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")
-    lines = out.split(b"\n")[:-1]
-    return [int(x) for x in lines if x and x != b"ready"]
+    """Start the child at transaction `first`, kill it at a random moment, return the
+    acknowledged transaction numbers it reported."""
+    return run_and_kill(CHILD, [path, first, K, ACCOUNTS, START], rnd)
 
 
 def check(db, acked_upto):
