@@ -94,5 +94,7 @@ class NotAvailableExecutor:
 
 
 def default_factory(connection):
-    """The executor `connect()` gives a connection when no `executor=` is passed."""
-    return NotAvailableExecutor(connection)
+    """The executor `connect()` gives a connection when no `executor=` is passed:
+    the SQL layer's (lightning/sql/executor.py)."""
+    from ..sql.executor import SqlExecutor
+    return SqlExecutor(connection)

@@ -205,10 +205,11 @@ def test_autocommit_query_rows_are_complete():
 def test_default_executor_names_the_statement(dbpath):
     con = lightning.connect(dbpath)
     cur = con.cursor()
-    for sql, kind in [("SELECT 1", "SELECT"), ("create table t (x int)", "CREATE TABLE"),
-                      ("INSERT INTO t VALUES (?)", "INSERT")]:
-        with pytest.raises(lightning.NotSupportedError,
-                           match=f"SQL statements are not available yet: {kind} statements"):
+    # the SQL layer's executor names constructs it does not support yet
+    for sql, kind in [("SELECT * FROM a JOIN b ON a.x = b.x", "JOIN"),
+                      ("WITH c AS (SELECT 1) SELECT * FROM c", "WITH"),
+                      ("SELECT ? UNION SELECT 2", "UNION")]:
+        with pytest.raises(lightning.NotSupportedError, match=f"{kind}.* is not supported"):
             cur.execute(sql, (1,) if "?" in sql else ())
     # the first statement began the implicit transaction, failed or not (PEP 249)
     assert con.in_transaction
@@ -219,4 +220,16 @@ def test_default_executor_names_the_statement(dbpath):
     cur.execute("RELEASE a")
     cur.execute("COMMIT")
     assert not con.in_transaction
+    con.close()
+
+
+def test_not_available_executor_names_the_statement(dbpath):
+    from lightning.dbapi.executor import NotAvailableExecutor
+    con = lightning.connect(dbpath, executor=NotAvailableExecutor)
+    cur = con.cursor()
+    for sql, kind in [("SELECT 1", "SELECT"), ("create table t (x int)", "CREATE TABLE"),
+                      ("INSERT INTO t VALUES (?)", "INSERT")]:
+        with pytest.raises(lightning.NotSupportedError,
+                           match=f"SQL statements are not available yet: {kind} statements"):
+            cur.execute(sql, (1,) if "?" in sql else ())
     con.close()

@@ -1,0 +1,171 @@
+"""The DB-API executor of the SQL layer (lightning/dbapi/executor.py's contract) and
+the per-connection plan cache.
+
+One responsibility: dispatch one statement to ddl.py / dml.py / select.py and wrap the
+outcome in a `Result`. Prepared statements (SELECT, INSERT, UPDATE, DELETE and their
+EXPLAIN) are cached by SQL text, at most `connection.cached_statements` of them, each
+tagged with the catalog's schema_version it was prepared under; a statement prepared
+under another version is prepared again. DDL is never cached.
+"""
+
+from collections import OrderedDict
+
+from sqlglot import exp
+
+from ..dbapi.executor import Result
+from ..errors import NotSupportedError, ProgrammingError
+from . import catalog, ddl
+from .dml import TableWriter, insert_rows
+from .expr import Scope, compile_expr, truth
+from .parse import parse
+from .select import SelectPlan
+
+__all__ = ["SqlExecutor"]
+
+_PLAN_DESC = [("plan", "TEXT")]
+
+
+class _Insert:
+    def __init__(self, txn, tree, db):
+        target = tree.this
+        cols = None
+        if isinstance(target, exp.Schema):
+            cols = [i.name for i in target.expressions]
+            target = target.this
+        table = catalog.load_table(txn, target.name)
+        self.writer = TableWriter(table, db)
+        self.columns = cols
+        self.default_values = bool(tree.args.get("default"))
+        self.rows = []
+        src = tree.expression
+        if not self.default_values:
+            if not isinstance(src, exp.Values):
+                raise NotSupportedError("INSERT ... SELECT is not supported yet")
+            for tup in src.expressions:
+                vals = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+                self.rows.append([None if isinstance(v, exp.Var) and v.name.upper()
+                                  == "DEFAULT" else compile_expr(v, Scope()) for v in vals])
+        for arg in ("returning", "conflict", "where"):
+            if tree.args.get(arg):
+                raise NotSupportedError(f"INSERT ... {arg.upper()} is not supported yet")
+
+    def explain(self):
+        return [f"INSERT INTO {self.writer.table.name}"]
+
+    def run(self, txn, params):
+        n, last = insert_rows(self.writer, txn, self.columns, self.rows, params,
+                              self.default_values)
+        return Result(rowcount=n, lastrowid=last)
+
+
+class _Modify:
+    """UPDATE or DELETE: rows chosen like SELECT (plan.py), then rewritten."""
+
+    def __init__(self, txn, tree, db):
+        from .plan import choose_access
+        for arg in ("returning", "joins", "from", "from_", "using", "order", "limit"):
+            if tree.args.get(arg):
+                raise NotSupportedError(f"{arg.upper()} in {tree.key.upper()} is not "
+                                        "supported yet")
+        table = catalog.load_table(txn, tree.this.name)
+        self.writer = w = TableWriter(table, db)
+        where = tree.args.get("where")
+        cond = where.this if where is not None else None
+        self.where = compile_expr(cond, w.scope) if cond is not None else None
+        self.access = choose_access(table, cond, w.scope)
+        self.sets = None
+        if isinstance(tree, exp.Update):
+            self.sets = []
+            for eq in tree.expressions:
+                col = table.column(eq.this.name)
+                if col is None:
+                    raise ProgrammingError(f"no such column: {eq.this.name}")
+                self.sets.append((table.columns.index(col), compile_expr(eq.expression,
+                                                                         w.scope)))
+
+    def explain(self):
+        verb = "UPDATE" if self.sets is not None else "DELETE FROM"
+        return [f"{verb} {self.writer.table.name}", self.access.describe()]
+
+    def run(self, txn, params):
+        w, where = self.writer, self.where
+        rows = [r for r in self.access.rows(txn, params)
+                if where is None or truth(where(r, params))]
+        for row in rows:
+            if self.sets is None:
+                w.delete(txn, row)
+            else:
+                new = list(row)
+                for i, f in self.sets:
+                    new[i] = f(row, params)
+                changed_id = w.rowid_pos is not None and new[w.rowid_pos] != row[w.rowid_pos]
+                w.prepare_row(new, params, observe=changed_id)
+                w.update(txn, row, new)
+        return Result(rowcount=len(rows))
+
+
+class _Select:
+    def __init__(self, txn, tree, db):
+        self.plan = SelectPlan(txn, tree)
+
+    def explain(self):
+        return self.plan.explain()
+
+    def run(self, txn, params):
+        return Result(description=self.plan.description,
+                      rows=self.plan.run(txn, params))
+
+
+_PREPARED = {exp.Select: _Select, exp.Insert: _Insert, exp.Update: _Modify,
+             exp.Delete: _Modify}
+
+
+class SqlExecutor:
+    """One per connection (`SqlExecutor(connection)`)."""
+
+    def __init__(self, connection=None):
+        self._db = connection.kv if connection is not None else None
+        self._size = getattr(connection, "cached_statements", 128)
+        self._cache = OrderedDict()
+
+    def execute(self, txn, sql, params):
+        version = catalog.schema_version(txn)
+        hit = self._cache.get(sql)
+        if hit is not None and hit[0] == version:
+            self._cache.move_to_end(sql)
+            explain, prepared = hit[1], hit[2]
+        else:
+            parsed = parse(sql)
+            tree = parsed.tree
+            cls = _PREPARED.get(type(tree))
+            if cls is None:
+                if parsed.explain:
+                    raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
+                                            "not supported")
+                return self._ddl(txn, tree)
+            prepared = cls(txn, tree, self._db)
+            explain = parsed.explain
+            if self._size > 0:
+                self._cache[sql] = (version, explain, prepared)
+                self._cache.move_to_end(sql)
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        if explain:
+            return Result(description=_PLAN_DESC,
+                          rows=[(line,) for line in prepared.explain()])
+        return prepared.run(txn, params)
+
+    def _ddl(self, txn, tree):
+        kind = (tree.args.get("kind") or "").upper()
+        if isinstance(tree, exp.Create) and kind == "TABLE":
+            ddl.create_table(txn, tree)
+        elif isinstance(tree, exp.Create) and kind == "INDEX":
+            ddl.create_index(txn, tree)
+        elif isinstance(tree, exp.Drop) and kind == "TABLE":
+            ddl.drop_table(txn, tree)
+        elif isinstance(tree, exp.Drop) and kind == "INDEX":
+            ddl.drop_index(txn, tree)
+        else:
+            what = f"{tree.key.upper()} {kind}".strip()
+            raise NotSupportedError(f"statement not supported yet: {what}")
+        return Result()

@@ -1,0 +1,544 @@
+"""Scalar expressions: sqlglot nodes compiled to Python closures `f(row, params)`.
+
+One responsibility: evaluate SQL expressions with SQL semantics. Names are bound
+here against a `Scope` (column name -> position in the row tuple), so an unknown
+column is a ProgrammingError naming it at prepare time.
+
+Semantics (SQLite's where SQLite and the standard agree):
+  * NULL is None; comparisons and arithmetic with NULL give NULL; AND/OR/NOT follow
+    three-valued logic; WHERE/HAVING/CHECK keep a row only when the value is true
+    (`truth`), and CHECK fails only when it is false.
+  * integer / integer truncates toward zero; division or modulo by zero is NULL.
+  * values of different classes compare numbers < text < blob (SQLite's order);
+    bool counts as a number, Decimal mixes with float as float.
+  * LIKE is case-insensitive for ASCII letters, `%` and `_` wildcards.
+  * round() rounds half away from zero and returns a REAL, as SQLite does.
+Aggregate calls are not evaluated here: the caller (select.py) maps each aggregate
+node to a slot of the row (`Scope.slots`).
+"""
+
+import datetime as _dt
+import math
+import re
+from decimal import Decimal
+
+from sqlglot import exp
+
+from ..errors import DataError, NotSupportedError, ProgrammingError
+from .catalog import fold
+from .parse import QMARK_PREFIX
+from .types import parse_type
+
+__all__ = ["Scope", "compile_expr", "truth", "sort_key", "is_constant", "literal_type",
+           "AGGREGATES", "sql_type_of"]
+
+AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
+
+
+class Scope:
+    """What names mean while compiling: `columns` fold(name) -> row position, the
+    `table` name (for qualified names and messages), `slots` id(node) -> row position
+    for nodes computed elsewhere (aggregates), `aggregates_allowed`."""
+
+    def __init__(self, table=None, columns=None, slots=None):
+        self.table = table
+        self.columns = columns or {}
+        self.slots = slots or {}
+
+
+def truth(v):
+    """True when a condition's value is true (NULL and false are not)."""
+    return v is not None and v is not False and v != 0 and v != ""
+
+
+def _rank(v):
+    if isinstance(v, (bool, int, float, Decimal)):
+        return 0
+    if isinstance(v, str):
+        return 1
+    if isinstance(v, bytes):
+        return 2
+    return 3
+
+
+def _num(a, b):
+    if isinstance(a, Decimal) and isinstance(b, float):
+        return float(a), b
+    if isinstance(b, Decimal) and isinstance(a, float):
+        return a, float(b)
+    return a, b
+
+
+def compare(a, b):
+    """-1/0/1 for non-NULL a, b (SQLite's cross-class order)."""
+    ra, rb = _rank(a), _rank(b)
+    if ra != rb:
+        return -1 if ra < rb else 1
+    a, b = _num(a, b)
+    try:
+        return -1 if a < b else (1 if a > b else 0)
+    except TypeError:
+        sa, sb = str(a), str(b)
+        return -1 if sa < sb else (1 if sa > sb else 0)
+
+
+class sort_key:
+    """Wraps a value so None sorts first and classes sort as `compare` says."""
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other):
+        a, b = self.v, other.v
+        if a is None:
+            return b is not None
+        if b is None:
+            return False
+        return compare(a, b) < 0
+
+    def __eq__(self, other):
+        a, b = self.v, other.v
+        if a is None or b is None:
+            return a is b
+        return compare(a, b) == 0
+
+    def __hash__(self):
+        return hash(self.v)
+
+
+def is_constant(node):
+    """True when `node` references no column (literals, placeholders, functions)."""
+    return not any(isinstance(n, (exp.Column, exp.Star)) for n in node.walk())
+
+
+def _int_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _arith(op):
+    def f(a, b):
+        if a is None or b is None:
+            return None
+        if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
+            raise DataError(f"cannot apply {op} to {a!r} and {b!r}")
+        a, b = _num(a, b)
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if b == 0:
+            return None
+        if op == "/":
+            if isinstance(a, int) and isinstance(b, int):
+                return _int_div(a, b)
+            return a / b
+        if isinstance(a, int) and isinstance(b, int):
+            return a - b * _int_div(a, b)
+        return math.fmod(a, b)
+    return f
+
+
+_LIKE_CACHE = {}
+
+
+def _like_regex(pattern, escape=None):
+    key = (pattern, escape)
+    r = _LIKE_CACHE.get(key)
+    if r is None:
+        out, i = [], 0
+        while i < len(pattern):
+            c = pattern[i]
+            if escape is not None and c == escape and i + 1 < len(pattern):
+                out.append(re.escape(pattern[i + 1]))
+                i += 2
+                continue
+            out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+            i += 1
+        r = re.compile("".join(out) + r"\Z", re.DOTALL)
+        if len(_LIKE_CACHE) > 256:
+            _LIKE_CACHE.clear()
+        _LIKE_CACHE[key] = r
+    return r
+
+
+def _to_text(v):
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, _dt.datetime):
+        return v.isoformat(" ")
+    return str(v)
+
+
+def _round(x, n=0):
+    if x is None or n is None:
+        return None
+    x = float(x)
+    n = int(n)
+    m = 10.0 ** n
+    return math.copysign(math.floor(abs(x) * m + 0.5) / m, x)
+
+
+def _substr(s, start, length=None):
+    if s is None or start is None:
+        return None
+    s = _to_text(s) if not isinstance(s, bytes) else s
+    start = int(start)
+    if length is None:
+        i = start - 1 if start > 0 else (len(s) + start if start < 0 else 0)
+        return s[max(i, 0):]
+    length = int(length)
+    if start > 0:
+        i = start - 1
+    elif start < 0:
+        i = len(s) + start
+    else:
+        i, length = 0, length - 1
+    if length < 0:
+        i, length = i + length, -length
+    j = i + length
+    return s[max(i, 0):max(j, 0)]
+
+
+def _cast(v, type_name):
+    if v is None:
+        return None
+    fam = parse_type(type_name).family
+    try:
+        if fam == "INTEGER":
+            if isinstance(v, str):
+                try:
+                    return int(v.strip())
+                except ValueError:
+                    return int(float(v.strip()))
+            return int(v)
+        if fam == "REAL":
+            return float(v)
+        if fam == "TEXT":
+            return _to_text(v)
+        if fam == "NUMERIC":
+            return Decimal(str(v)) if not isinstance(v, Decimal) else v
+        if fam == "BLOB":
+            return v if isinstance(v, bytes) else _to_text(v).encode()
+        if fam == "BOOLEAN":
+            return truth(v)
+        return parse_type(type_name).coerce(v, "CAST")
+    except (ValueError, ArithmeticError, OverflowError):
+        raise DataError(f"cannot CAST {v!r} AS {type_name}") from None
+
+
+def _null_safe(fn):
+    def f(*args):
+        if any(a is None for a in args):
+            return None
+        return fn(*args)
+    return f
+
+
+_FUNCS = {
+    "LOWER": (1, 1, _null_safe(lambda s: _to_text(s).translate(_LOWER))),
+    "UPPER": (1, 1, _null_safe(lambda s: _to_text(s).translate(_UPPER))),
+    "LENGTH": (1, 1, _null_safe(lambda s: len(s) if isinstance(s, bytes)
+                                else len(_to_text(s)))),
+    "ABS": (1, 1, _null_safe(lambda x: abs(x) if not isinstance(x, bool) else int(x))),
+    "ROUND": (1, 2, _round),
+    "SUBSTR": (2, 3, _substr), "SUBSTRING": (2, 3, _substr),
+    "TRIM": (1, 1, _null_safe(lambda s: _to_text(s).strip(" "))),
+    "IFNULL": (2, 2, lambda a, b: a if a is not None else b),
+}
+_LOWER = {c: c + 32 for c in range(65, 91)}
+_UPPER = {c + 32: c for c in range(65, 91)}
+
+
+def _literal(node):
+    if node.is_string:
+        return node.this
+    t = node.this
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    if t.lower().startswith("0x"):
+        return int(t, 16)
+    return float(t)
+
+
+def sql_type_of(node):
+    """The DB-API type code of a plain-literal expression, or None."""
+    return literal_type(node)
+
+
+def literal_type(node):
+    if isinstance(node, exp.Literal):
+        v = _literal(node)
+        return "TEXT" if isinstance(v, str) else "INTEGER" if isinstance(v, int) else "REAL"
+    return None
+
+
+_CMP = {exp.EQ: lambda c: c == 0, exp.NEQ: lambda c: c != 0, exp.LT: lambda c: c < 0,
+        exp.LTE: lambda c: c <= 0, exp.GT: lambda c: c > 0, exp.GTE: lambda c: c >= 0}
+_ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+
+
+def compile_expr(node, scope):
+    """A closure f(row, params) computing `node`; names bound through `scope`."""
+    slot = scope.slots.get(id(node))
+    if slot is not None:
+        return lambda r, p, i=slot: r[i]
+    c = lambda n: compile_expr(n, scope)   # noqa: E731
+    t = type(node)
+    if t is exp.Paren:
+        return c(node.this)
+    if t is exp.Column:
+        if node.table and scope.table is not None and fold(node.table) != fold(scope.table):
+            raise ProgrammingError(f"no such column: {node.table}.{node.name}")
+        i = scope.columns.get(fold(node.name))
+        if i is None:
+            raise ProgrammingError(f"no such column: {node.sql(dialect='sqlite')}")
+        return lambda r, p, i=i: r[i]
+    if t is exp.Literal:
+        v = _literal(node)
+        return lambda r, p: v
+    if t is exp.Null:
+        return lambda r, p: None
+    if t is exp.Boolean:
+        v = bool(node.this)
+        return lambda r, p: v
+    if t is exp.HexString:
+        v = bytes.fromhex(node.this)
+        return lambda r, p: v
+    if t is exp.Placeholder:
+        name = node.this
+        if name is None:
+            raise ProgrammingError("unnamed placeholder")
+        if name.startswith(QMARK_PREFIX):
+            idx = int(name[len(QMARK_PREFIX):])
+            return lambda r, p: p[idx]
+        return lambda r, p: p[name]
+    if t in _CMP:
+        a, b, test = c(node.this), c(node.expression), _CMP[t]
+
+        def cmp(r, p):
+            x, y = a(r, p), b(r, p)
+            if x is None or y is None:
+                return None
+            return test(compare(x, y))
+        return cmp
+    if t is exp.And:
+        a, b = c(node.this), c(node.expression)
+
+        def and_(r, p):
+            x = a(r, p)
+            if x is not None and not truth(x):
+                return False
+            y = b(r, p)
+            if y is not None and not truth(y):
+                return False
+            return None if x is None or y is None else True
+        return and_
+    if t is exp.Or:
+        a, b = c(node.this), c(node.expression)
+
+        def or_(r, p):
+            x = a(r, p)
+            if truth(x):
+                return True
+            y = b(r, p)
+            if truth(y):
+                return True
+            return None if x is None or y is None else False
+        return or_
+    if t is exp.Not:
+        a = c(node.this)
+
+        def not_(r, p):
+            x = a(r, p)
+            return None if x is None else not truth(x)
+        return not_
+    if t is exp.Is:
+        a = c(node.this)
+        target = node.expression
+        if isinstance(target, exp.Null):
+            return lambda r, p: a(r, p) is None
+        b = c(target)
+
+        def is_(r, p):
+            x, y = a(r, p), b(r, p)
+            if x is None or y is None:
+                return x is None and y is None
+            return compare(x, y) == 0
+        return is_
+    if t in _ARITH:
+        a, b, f = c(node.this), c(node.expression), _arith(_ARITH[t])
+        return lambda r, p: f(a(r, p), b(r, p))
+    if t is exp.Neg:
+        a = c(node.this)
+
+        def neg(r, p):
+            x = a(r, p)
+            return None if x is None else -x
+        return neg
+    if t is exp.DPipe:
+        a, b = c(node.this), c(node.expression)
+
+        def cat(r, p):
+            x, y = a(r, p), b(r, p)
+            if x is None or y is None:
+                return None
+            return _to_text(x) + _to_text(y)
+        return cat
+    if t is exp.In:
+        if node.args.get("query") or node.args.get("unnest"):
+            raise NotSupportedError("IN (subquery) is not supported yet")
+        a = c(node.this)
+        items = [c(e) for e in node.expressions]
+
+        def in_(r, p):
+            x = a(r, p)
+            if x is None:
+                return None
+            unknown = False
+            for it in items:
+                y = it(r, p)
+                if y is None:
+                    unknown = True
+                elif compare(x, y) == 0:
+                    return True
+            return None if unknown else False
+        return in_
+    if t is exp.Between:
+        a, lo, hi = c(node.this), c(node.args["low"]), c(node.args["high"])
+
+        def between(r, p):
+            x, l, h = a(r, p), lo(r, p), hi(r, p)
+            ge = None if x is None or l is None else compare(x, l) >= 0
+            le = None if x is None or h is None else compare(x, h) <= 0
+            if ge is False or le is False:
+                return False
+            return None if ge is None or le is None else True
+        return between
+    if t in (exp.Like, exp.ILike, exp.Escape):
+        esc = None
+        if t is exp.Escape:
+            esc = node.expression.this if isinstance(node.expression, exp.Literal) else None
+            node = node.this
+        a, pat = c(node.this), c(node.expression)
+
+        def like(r, p):
+            x, y = a(r, p), pat(r, p)
+            if x is None or y is None:
+                return None
+            rx = _like_regex(_to_text(y).translate(_LOWER), esc)
+            return rx.match(_to_text(x).translate(_LOWER)) is not None
+        return like
+    if t is exp.Case:
+        base = c(node.this) if node.this is not None else None
+        ifs = [(c(i.this), c(i.args["true"])) for i in node.args.get("ifs") or []]
+        default = c(node.args["default"]) if node.args.get("default") else None
+
+        def case(r, p):
+            if base is not None:
+                b = base(r, p)
+                for cond, val in ifs:
+                    w = cond(r, p)
+                    if b is not None and w is not None and compare(b, w) == 0:
+                        return val(r, p)
+            else:
+                for cond, val in ifs:
+                    if truth(cond(r, p)):
+                        return val(r, p)
+            return default(r, p) if default is not None else None
+        return case
+    if t is exp.If:
+        cond, yes = c(node.this), c(node.args["true"])
+        no = c(node.args["false"]) if node.args.get("false") else (lambda r, p: None)
+        return lambda r, p: yes(r, p) if truth(cond(r, p)) else no(r, p)
+    if t in (exp.Cast, exp.TryCast):
+        a = c(node.this)
+        tname = _type_name(node.to)
+        return lambda r, p: _cast(a(r, p), tname)
+    if t is exp.Coalesce:
+        items = [c(node.this)] + [c(e) for e in node.expressions]
+
+        def coalesce(r, p):
+            for it in items:
+                v = it(r, p)
+                if v is not None:
+                    return v
+            return None
+        return coalesce
+    if t is exp.Nullif:
+        a, b = c(node.this), c(node.expression)
+
+        def nullif(r, p):
+            x, y = a(r, p), b(r, p)
+            if x is not None and y is not None and compare(x, y) == 0:
+                return None
+            return x
+        return nullif
+    if t in (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime):
+        def now(r, p, t=t):
+            n = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+            return n if t is exp.CurrentTimestamp else \
+                n.date() if t is exp.CurrentDate else n.time()
+        return now
+    if isinstance(node, AGGREGATES):
+        raise ProgrammingError(f"misuse of aggregate function {node.key.upper()}()")
+    fname, args = _function(node)
+    if fname is not None:
+        spec = _FUNCS.get(fname)
+        if spec is None:
+            raise NotSupportedError(f"function not supported: {fname.lower()}()")
+        lo, hi, fn = spec
+        if not lo <= len(args) <= hi:
+            raise ProgrammingError(f"wrong number of arguments to function "
+                                   f"{fname.lower()}()")
+        cargs = [c(a) for a in args]
+        return lambda r, p: fn(*[a(r, p) for a in cargs])
+    if isinstance(node, exp.Star):
+        raise ProgrammingError("* is only allowed in the select list and COUNT(*)")
+    raise NotSupportedError(f"expression not supported: {node.sql(dialect='sqlite')}")
+
+
+def _function(node):
+    """(NAME, argument nodes) of a scalar function call node, else (None, None)."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.upper(), list(node.expressions)
+    m = {exp.Lower: "LOWER", exp.Upper: "UPPER", exp.Length: "LENGTH", exp.Abs: "ABS",
+         exp.Round: "ROUND", exp.Substring: "SUBSTR", exp.Trim: "TRIM"}
+    name = m.get(type(node))
+    if name is None:
+        if isinstance(node, exp.Func):
+            return node.sql_name().upper(), [a for a in node.args.values()
+                                             if isinstance(a, exp.Expression)]
+        return None, None
+    if name == "ROUND":
+        args = [node.this] + ([node.args["decimals"]] if node.args.get("decimals") else [])
+    elif name == "SUBSTR":
+        args = [node.this, node.args["start"]] + \
+            ([node.args["length"]] if node.args.get("length") else [])
+    else:
+        args = [node.this]
+    return name, args
+
+
+_TYPE_FIX = {"INT": "INTEGER", "DOUBLE": "REAL", "VARBINARY": "BLOB"}
+
+
+def _type_name(dt):
+    """Our type spelling of a sqlglot DataType (sqlglot normalises INTEGER to INT,
+    REAL to DOUBLE, BLOB to VARBINARY)."""
+    s = dt.sql(dialect=None)
+    base = s.split("(")[0].strip().upper()
+    if base in _TYPE_FIX:
+        s = _TYPE_FIX[base] + s[len(base):]
+    try:
+        parse_type(s)
+    except ProgrammingError:
+        raise
+    return s

@@ -1,0 +1,282 @@
+"""SELECT on one table: projection, filter, grouping and aggregates, DISTINCT,
+ORDER BY, LIMIT/OFFSET, compiled once into a `SelectPlan` run per execution.
+
+One responsibility: the row pipeline of a query. Rows come from the access path of
+plan.py; the full WHERE filter is applied to them; then (if the query aggregates) rows
+are grouped and each group is one "row" of the representative row's columns followed by
+the aggregate values (expr.Scope.slots points aggregate nodes there); then HAVING,
+projection, DISTINCT, ORDER BY (SQLite's NULL order: first ascending, last descending,
+unless NULLS FIRST/LAST says otherwise) and OFFSET/LIMIT. Without aggregates, DISTINCT
+or ORDER BY the pipeline is lazy.
+"""
+
+import functools
+import itertools
+
+from sqlglot import exp
+
+from ..errors import DataError, NotSupportedError, ProgrammingError
+from . import catalog
+from .dml import table_scope
+from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
+from .plan import choose_access
+
+__all__ = ["SelectPlan"]
+
+
+class _Agg:
+    """One aggregate call: a per-group accumulator factory."""
+
+    def __init__(self, node, scope):
+        self.kind = type(node)
+        arg = node.this
+        self.distinct = isinstance(arg, exp.Distinct)
+        if self.distinct:
+            if len(arg.expressions) != 1:
+                raise NotSupportedError("aggregate over several DISTINCT expressions")
+            arg = arg.expressions[0]
+        self.star = isinstance(arg, exp.Star)
+        if not self.star and arg is None:
+            raise ProgrammingError(f"{node.key.upper()}() needs an argument")
+        if node.expressions:
+            raise NotSupportedError(f"{node.key.upper()}() with several arguments")
+        self.arg = None if self.star else compile_expr(arg, scope)
+
+    def compute(self, rows, params):
+        if self.star:
+            return len(rows)
+        vals = [v for v in (self.arg(r, params) for r in rows) if v is not None]
+        if self.distinct:
+            seen, out = [], []
+            for v in vals:
+                if not any(compare(v, s) == 0 for s in seen):
+                    seen.append(v)
+                    out.append(v)
+            vals = out
+        k = self.kind
+        if k is exp.Count:
+            return len(vals)
+        if not vals:
+            return None
+        if k is exp.Min:
+            return functools.reduce(lambda a, b: b if compare(b, a) < 0 else a, vals)
+        if k is exp.Max:
+            return functools.reduce(lambda a, b: b if compare(b, a) > 0 else a, vals)
+        if any(isinstance(v, (str, bytes)) for v in vals):
+            raise DataError(f"{k.__name__.upper()}() of non-numeric values")
+        if any(isinstance(v, float) for v in vals):
+            vals = [float(v) for v in vals]
+        total = sum(vals)
+        if k is exp.Sum:
+            return total
+        return total / len(vals) if not hasattr(total, "quantize") else total / len(vals)
+
+
+def _output_name(node):
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    return node.sql(dialect="sqlite")
+
+
+class SelectPlan:
+    """A prepared single-table SELECT: `description`, `run(txn, params)`, `explain()`."""
+
+    def __init__(self, txn, tree):
+        for arg in ("joins", "laterals", "pivots", "windows", "qualify", "into"):
+            if tree.args.get(arg):
+                raise NotSupportedError(f"{arg.upper()} is not supported yet")
+        frm = tree.args.get("from_") or tree.args.get("from")
+        if frm is None:
+            self.table = None
+            scope = Scope()
+        else:
+            self.table = catalog.load_table(txn, frm.this.name)
+            scope = table_scope(self.table)
+            alias = frm.this.alias
+            if alias:
+                scope.table = alias
+        self.scope = scope
+        ncols = len(self.table.columns) if self.table else 0
+        where = tree.args.get("where")
+        self.where = compile_expr(where.this, scope) if where is not None else None
+        self.access = choose_access(self.table, where.this if where is not None else None,
+                                    scope) if self.table else None
+        # projection list (* expanded)
+        items = []
+        for e in tree.expressions:
+            if isinstance(e, exp.Star) or (isinstance(e, exp.Column)
+                                           and isinstance(e.this, exp.Star)):
+                if self.table is None:
+                    raise ProgrammingError("SELECT * needs a FROM clause")
+                for c in self.table.visible_columns:
+                    items.append((c.name, exp.column(c.name)))
+            else:
+                items.append((_output_name(e), e.this if isinstance(e, exp.Alias) else e))
+        group = tree.args.get("group")
+        having = tree.args.get("having")
+        order = tree.args.get("order")
+        group_nodes = []
+        proj_by_alias = {catalog.fold(name): n for name, n in items}
+        for g in (group.expressions if group else []):
+            if isinstance(g, exp.Literal) and not g.is_string:
+                k = int(g.this)
+                if not 1 <= k <= len(items):
+                    raise ProgrammingError(f"GROUP BY term out of range: {k}")
+                g = items[k - 1][1]
+            elif isinstance(g, exp.Column) and not g.table and \
+                    catalog.fold(g.name) not in scope.columns and \
+                    catalog.fold(g.name) in proj_by_alias:
+                g = proj_by_alias[catalog.fold(g.name)]
+            group_nodes.append(g)
+        # aggregates: every aggregate call in the select list, HAVING and ORDER BY
+        agg_nodes = []
+        for root in [n for _, n in items] + ([having.this] if having else []) + \
+                ([o.this for o in order.expressions] if order else []):
+            for n in root.walk():
+                if isinstance(n, AGGREGATES) and not any(n is a for a in agg_nodes):
+                    agg_nodes.append(n)
+        self.aggregating = bool(agg_nodes or group_nodes)
+        if having is not None and not self.aggregating:
+            raise ProgrammingError("HAVING clause on a non-aggregate query")
+        inner = Scope(scope.table, scope.columns)
+        self.aggs = [_Agg(n, inner) for n in agg_nodes]
+        outer = Scope(scope.table, scope.columns,
+                      {id(n): ncols + i for i, n in enumerate(agg_nodes)})
+        self.group_keys = [compile_expr(g, inner) for g in group_nodes]
+        self.having = compile_expr(having.this, outer) if having is not None else None
+        self.proj = [compile_expr(n, outer) for _, n in items]
+        self.description = [(name, self._type_code(n)) for name, n in items]
+        # ORDER BY: output position, alias, or an expression
+        self.order = []
+        aliases = {catalog.fold(name): i for i, (name, n) in enumerate(items)
+                   if isinstance(n, exp.Expression)}
+        for o in (order.expressions if order else []):
+            node = o.this
+            desc = bool(o.args.get("desc"))
+            nf = o.args.get("nulls_first")
+            nulls_first = (not desc) if nf is None else bool(nf)
+            if isinstance(node, exp.Literal) and not node.is_string:
+                k = int(node.this)
+                if not 1 <= k <= len(items):
+                    raise ProgrammingError(f"ORDER BY term out of range: {k}")
+                self.order.append(("out", k - 1, desc, nulls_first))
+            elif isinstance(node, exp.Column) and not node.table and \
+                    catalog.fold(node.name) in aliases and \
+                    catalog.fold(node.name) not in scope.columns:
+                self.order.append(("out", aliases[catalog.fold(node.name)], desc,
+                                   nulls_first))
+            else:
+                self.order.append(("expr", compile_expr(node, outer), desc, nulls_first))
+        self.distinct = bool(tree.args.get("distinct"))
+        if self.distinct and tree.args["distinct"].args.get("on"):
+            raise NotSupportedError("DISTINCT ON is not supported yet")
+        lim = tree.args.get("limit")
+        off = tree.args.get("offset")
+        if lim is not None and lim.args.get("offset") is not None:
+            off = lim.args["offset"]
+        empty = Scope()
+        self.limit = compile_expr(lim.expression, empty) if lim is not None else None
+        self.offset = compile_expr(off.expression if isinstance(off, exp.Offset) else off,
+                                   empty) if off is not None else None
+
+    def _type_code(self, node):
+        if isinstance(node, exp.Column) and self.table is not None:
+            c = self.table.column(node.name)
+            if c is not None:
+                rc = self.table.rowid_column
+                return "ROWID" if rc is not None and rc is c else c.type.family
+        return literal_type(node)
+
+    def explain(self):
+        lines = [self.access.describe() if self.access else "CONSTANT ROW"]
+        if self.where is not None and self.access is not None:
+            lines.append("FILTER (WHERE)")
+        if self.aggregating:
+            lines.append("AGGREGATE" + (" GROUP BY" if self.group_keys else ""))
+        if self.distinct:
+            lines.append("DISTINCT")
+        if self.order:
+            lines.append("SORT (ORDER BY)")
+        if self.limit is not None or self.offset is not None:
+            lines.append("LIMIT/OFFSET")
+        return lines
+
+    def run(self, txn, params):
+        if self.table is None:
+            source = iter([[]])
+        else:
+            source = self.access.rows(txn, params)
+        where = self.where
+        if where is not None:
+            source = (r for r in source if truth(where(r, params)))
+        if self.aggregating:
+            source = self._groups(list(source), params)
+        proj = self.proj
+        if not self.order and not self.distinct:
+            out = (tuple(f(r, params) for f in proj) for r in source)
+            return self._slice(out, params)
+        pairs = []
+        for r in source:
+            row = tuple(f(r, params) for f in proj)
+            keys = [row[x] if kind == "out" else x(r, params)
+                    for kind, x, _, _ in self.order]
+            pairs.append((row, keys))
+        if self.distinct:
+            seen, uniq = set(), []
+            for row, keys in pairs:
+                h = tuple(_hashable(v) for v in row)
+                if h not in seen:
+                    seen.add(h)
+                    uniq.append((row, keys))
+            pairs = uniq
+        if self.order:
+            dirs = [(desc, nf) for _, _, desc, nf in self.order]
+
+            def cmp(a, b):
+                for (desc, nf), x, y in zip(dirs, a[1], b[1]):
+                    if x is None or y is None:
+                        if x is None and y is None:
+                            continue
+                        return (-1 if x is None else 1) * (1 if nf else -1)
+                    c = compare(x, y)
+                    if c:
+                        return -c if desc else c
+                return 0
+            pairs.sort(key=functools.cmp_to_key(cmp))
+        return self._slice((row for row, _ in pairs), params)
+
+    def _slice(self, rows, params):
+        off = self.offset(None, params) if self.offset is not None else 0
+        lim = self.limit(None, params) if self.limit is not None else None
+        for name, v in (("OFFSET", off), ("LIMIT", lim)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise DataError(f"{name} must be an integer, not {v!r}")
+        off = max(off or 0, 0)
+        if lim is not None and lim < 0:
+            lim = None
+        return itertools.islice(rows, off, None if lim is None else off + lim)
+
+    def _groups(self, rows, params):
+        ncols = len(self.table.columns) if self.table else 0
+        if self.group_keys:
+            groups = {}
+            for r in rows:
+                k = tuple(_hashable(f(r, params)) for f in self.group_keys)
+                groups.setdefault(k, []).append(r)
+            members = list(groups.values())
+        else:
+            members = [rows]
+        for g in members:
+            rep = list(g[0]) if g else [None] * ncols
+            env = rep + [a.compute(g, params) for a in self.aggs]
+            if self.having is None or truth(self.having(env, params)):
+                yield env
+
+
+def _hashable(v):
+    """A key under which SQL-equal values collide (1 and 1.0 already do in Python)."""
+    if isinstance(v, bool):
+        return int(v)
+    return v
