@@ -428,13 +428,16 @@ def compile_expr(node, scope):
             esc = node.expression.this if isinstance(node.expression, exp.Literal) else None
             node = node.this
         a, pat = c(node.this), c(node.expression)
+        # sqlglot (>= 30) parses `x NOT LIKE y` as Like(negate=True), not Not(Like):
+        # without this the NOT was silently dropped (found by test_sql_differential).
+        negate = bool(node.args.get("negate"))
 
         def like(r, p):
             x, y = a(r, p), pat(r, p)
             if x is None or y is None:
                 return None
             rx = _like_regex(_to_text(y).translate(_LOWER), esc)
-            return rx.match(_to_text(x).translate(_LOWER)) is not None
+            return (rx.match(_to_text(x).translate(_LOWER)) is not None) != negate
         return like
     if t is exp.Case:
         base = c(node.this) if node.this is not None else None
