@@ -792,3 +792,31 @@ def test_batch_put_many_bytes_like_and_errors(db):
     with pytest.raises(lightning.DataError, match="key is 16385 bytes"):
         db.batch().put_many([(b"k" * 16385, b"v")])
     assert db.get(b"c") is None and db.get(b"d") is None
+
+
+def test_garbage_collected_in_any_order_does_not_crash():
+    """Python's cyclic GC frees objects of a cycle in any order: a ":memory:" database
+    (with its memory env), open transactions, snapshots, scans and SQL connections
+    dropped together must not crash the process. Run in a child so a crash fails the
+    test instead of killing the test run."""
+    import subprocess, sys  # noqa: E401
+    from conftest import child_env
+    script = r'''
+import gc, lightning
+def leak(i):
+    db = lightning.open(":memory:")
+    db.put(b"k", b"v")
+    t = db.transaction(); t.put(b"a", b"1")
+    s = db.snapshot(); it = iter(db.scan())
+    cycle = [db, t, s, it]; cycle.append(cycle)
+    con = lightning.connect(":memory:")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    con.execute("INSERT INTO t VALUES (1)")
+for i in range(30):
+    leak(i)
+    gc.collect()
+print("survived")
+'''
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, env=child_env(),
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == b"survived", (r.returncode, r.stderr[-2000:])

@@ -165,6 +165,7 @@ static void engine_free(lt_engine *e) {
     pthread_mutex_destroy(&e->manifest_mu);
     pthread_cond_destroy(&e->bg_cv);
     pthread_cond_destroy(&e->sync_cv);
+    lt_env_release(e->env);   /* held since engine_open */
     free(e->dir);
     free(e);
 }
@@ -174,6 +175,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     if (!e || !(e->dir = strdup(dir))) { free(e); return lt_seterr(LT_ENOMEM, "open: out of memory"); }
     e->opt = *opt;
     e->env = env;
+    lt_env_hold(env);
     e->refs = 1;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->manifest_mu, NULL);

@@ -64,7 +64,16 @@ typedef struct lt_env_vtbl {
 
 struct lt_env {
     const lt_env_vtbl *v;
+    /* Lifetime (env_util.c): an env is destroyed when its owner has called lt_env_free
+     * and no database or wrapping env holds it any more, whatever the order (Python's
+     * garbage collector may free an env object before the database using it). */
+    int holders;
+    int released;
 };
+
+/* Keep `env` alive until the matching lt_env_release (no-op for the POSIX env). */
+void lt_env_hold(lt_env *env);
+void lt_env_release(lt_env *env);
 
 /* Every lt_wfile / lt_rfile / lt_flock begins with a pointer to its env, so the
  * wrappers below can dispatch. */

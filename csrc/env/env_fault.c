@@ -443,6 +443,7 @@ uint64_t lt_env_fault_syncs(lt_env *env) {
 
 static void f_destroy(lt_env *env) {
     fault_env *fe = FE(env);
+    lt_env_release(fe->b);   /* held since lt_env_fault_new */
     for (size_t i = 0; i < fe->nops; i++) op_free(&fe->ops[i]);
     free(fe->ops);
     for (size_t i = 0; i < fe->ntracks; i++) { free(fe->tracks[i]->path); free(fe->tracks[i]); }
@@ -469,6 +470,7 @@ int lt_env_fault_new(lt_env *base, lt_env **out) {
     pthread_mutex_init(&fe->mu, NULL);
     fe->base.v = &fault_vtbl;
     fe->b = base;
+    lt_env_hold(base);   /* the base outlives this wrapper */
     *out = &fe->base;
     return LT_OK;
 }

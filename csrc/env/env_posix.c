@@ -428,7 +428,7 @@ static const lt_env_vtbl posix_vtbl = {
     .rclose = p_rclose, .destroy = p_destroy,
 };
 
-static lt_env posix_env = { &posix_vtbl };
+static lt_env posix_env = { &posix_vtbl, 0, 0 };
 
 lt_env *lt_env_posix(void) {
     return &posix_env;

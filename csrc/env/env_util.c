@@ -1,6 +1,7 @@
 /* env_util.c: helpers built only on the env interface, whatever the env: whole-file
  * read, durable whole-file replace (write tmp, sync, rename, sync dir), freeing
  * directory listings, path parents, and lt_env_free. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,28 @@ int lt_env_write_file_atomic(lt_env *env, const char *dir, const char *tmp,
     return env->v->sync_dir(env, dir);
 }
 
+static pthread_mutex_t env_life_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void lt_env_hold(lt_env *env) {
+    if (!env || env == lt_env_posix()) return;
+    pthread_mutex_lock(&env_life_mu);
+    env->holders++;
+    pthread_mutex_unlock(&env_life_mu);
+}
+
+/* Destroy when released by its owner and held by nobody. */
+static void env_drop(lt_env *env, int owner) {
+    pthread_mutex_lock(&env_life_mu);
+    if (owner) env->released = 1; else env->holders--;
+    int dead = env->released && env->holders == 0;
+    pthread_mutex_unlock(&env_life_mu);
+    if (dead && env->v->destroy) env->v->destroy(env);
+}
+
+void lt_env_release(lt_env *env) {
+    if (env && env != lt_env_posix()) env_drop(env, 0);
+}
+
 void lt_env_free(lt_env *env) {
-    if (env && env->v->destroy) env->v->destroy(env);
+    if (env && env != lt_env_posix()) env_drop(env, 1);
 }

@@ -643,7 +643,7 @@ static void ra_ahead(lt_rfile *f, uint64_t off, size_t n) {
 static uint64_t ra_size(lt_rfile *f) { return lt_rsize(((ra_file *)f)->inner); }
 static void ra_close(lt_rfile *f) { lt_rclose(((ra_file *)f)->inner); free(f); }
 static lt_env_vtbl ra_vtbl; /* only the readable-file entries are used */
-static lt_env ra_env = { &ra_vtbl };
+static lt_env ra_env = { &ra_vtbl, 0, 0 };
 
 static void test_readahead(void) {
     lt_table_options o = { 4096, 16, 10, NULL };
