@@ -9,9 +9,9 @@ are stored as SQL text and compiled when a table is used (dml.py).
 from sqlglot import exp
 
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
-from . import catalog
+from . import catalog, fkeys
 from .catalog import Check, Column, Index, Table
-from .expr import Scope, _type_name, compile_expr, is_constant
+from .expr import Scope, _type_name, compile_expr, is_constant, truth
 from .rowcodec import decode_row
 from .types import parse_type
 
@@ -30,6 +30,85 @@ def _ident_names(nodes):
     return out
 
 
+def _column_def(item, unique, checks, fks):
+    """(Column, is_primary_key) of a column definition; its UNIQUE, CHECK and
+    REFERENCES constraints are appended to `unique`, `checks` and `fks`."""
+    col = Column(name=item.name, type=parse_type(_type_name(item.args["kind"]))
+                 if item.args.get("kind") is not None else parse_type("TEXT"))
+    is_pk = False
+    for cc in item.args.get("constraints") or []:
+        k = cc.args.get("kind")
+        if isinstance(k, exp.PrimaryKeyColumnConstraint):
+            if is_pk:
+                raise ProgrammingError(f"column {col.name} has more than one PRIMARY KEY")
+            is_pk = True
+            if k.args.get("desc"):
+                raise NotSupportedError("PRIMARY KEY DESC is not supported yet")
+        elif isinstance(k, exp.NotNullColumnConstraint):
+            if k.args.get("allow_null"):
+                continue
+            col.not_null = True
+        elif isinstance(k, exp.UniqueColumnConstraint):
+            unique.append([col.name])
+        elif isinstance(k, exp.DefaultColumnConstraint):
+            d = k.this
+            if not is_constant(d):
+                raise ProgrammingError(f"default value of column {col.name} is "
+                                       "not constant")
+            compile_expr(d, Scope())        # validate now
+            col.default_sql = d.sql(dialect="sqlite")
+        elif isinstance(k, exp.CheckColumnConstraint):
+            checks.append(Check(sql=k.this.sql(dialect="sqlite"), name=cc.name or None))
+        elif isinstance(k, exp.AutoIncrementColumnConstraint):
+            col.autoincrement = True
+        elif isinstance(k, exp.NotForReplicationColumnConstraint):
+            continue
+        elif isinstance(k, exp.Reference):
+            fk = _reference(k)
+            fk["columns"] = [col.name]
+            fk["name"] = cc.name or None
+            fks.append(fk)
+        else:
+            raise NotSupportedError(f"column constraint not supported yet: "
+                                    f"{cc.sql(dialect='sqlite')}")
+    return col, is_pk
+
+
+def _reference(ref):
+    """dict(ref_table, ref_columns, on_delete, on_update) of a REFERENCES clause
+    (ref_columns None = the parent's primary key)."""
+    target = ref.this
+    if isinstance(target, exp.Schema):
+        parent = target.this.name
+        cols = [e.name for e in target.expressions] or None
+    else:
+        parent, cols = target.name, None
+    out = {"ref_table": parent, "ref_columns": cols, "on_delete": "NO ACTION",
+           "on_update": "NO ACTION"}
+    for opt in ref.args.get("options") or []:
+        words = " ".join(str(opt).upper().split())
+        for what in ("ON DELETE ", "ON UPDATE "):
+            if words.startswith(what):
+                out[what.strip().lower().replace(" ", "_")] = words[len(what):]
+                break
+        else:
+            if words.startswith("MATCH") or words.startswith("DEFERRABLE") or \
+                    words.startswith("NOT DEFERRABLE"):
+                raise NotSupportedError(f"foreign key option not supported: {words}")
+            raise NotSupportedError(f"foreign key option not supported: {words}")
+    return out
+
+
+def _foreign_key(node, name):
+    ref = node.args.get("reference")
+    if ref is None:
+        raise ProgrammingError("FOREIGN KEY without REFERENCES")
+    fk = _reference(ref)
+    fk["columns"] = [e.name for e in node.expressions]
+    fk["name"] = name or None
+    return fk
+
+
 def create_table(txn, tree):
     schema = tree.this
     if not isinstance(schema, exp.Schema):
@@ -37,43 +116,17 @@ def create_table(txn, tree):
     name = schema.this.name
     if tree.args.get("exists") and catalog.find_table(txn, name) is not None:
         return
-    columns, pk, unique, checks = [], [], [], []
+    columns, pk, unique, checks, fks = [], [], [], [], []
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
-            col = Column(name=item.name, type=parse_type(_type_name(item.args["kind"]))
-                         if item.args.get("kind") is not None else parse_type("TEXT"))
-            for cc in item.args.get("constraints") or []:
-                k = cc.args.get("kind")
-                if isinstance(k, exp.PrimaryKeyColumnConstraint):
-                    if pk:
-                        raise ProgrammingError(f"table {name} has more than one primary key")
-                    pk = [col.name]
-                    if k.args.get("desc"):
-                        raise NotSupportedError("PRIMARY KEY DESC is not supported yet")
-                elif isinstance(k, exp.NotNullColumnConstraint):
-                    if k.args.get("allow_null"):
-                        continue
-                    col.not_null = True
-                elif isinstance(k, exp.UniqueColumnConstraint):
-                    unique.append([col.name])
-                elif isinstance(k, exp.DefaultColumnConstraint):
-                    d = k.this
-                    if not is_constant(d):
-                        raise ProgrammingError(f"default value of column {col.name} is "
-                                               "not constant")
-                    compile_expr(d, Scope())        # validate now
-                    col.default_sql = d.sql(dialect="sqlite")
-                elif isinstance(k, exp.CheckColumnConstraint):
-                    checks.append(Check(sql=k.this.sql(dialect="sqlite"),
-                                        name=cc.name or None))
-                elif isinstance(k, exp.AutoIncrementColumnConstraint):
-                    col.autoincrement = True
-                elif isinstance(k, exp.NotForReplicationColumnConstraint):
-                    continue
-                else:
-                    raise NotSupportedError(f"column constraint not supported yet: "
-                                            f"{cc.sql(dialect='sqlite')}")
+            col, is_pk = _column_def(item, unique, checks, fks)
+            if is_pk:
+                if pk:
+                    raise ProgrammingError(f"table {name} has more than one primary key")
+                pk = [col.name]
             columns.append(col)
+        elif isinstance(item, exp.ForeignKey):
+            fks.append(_foreign_key(item, None))
         elif isinstance(item, exp.PrimaryKey):
             if pk:
                 raise ProgrammingError(f"table {name} has more than one primary key")
@@ -90,13 +143,21 @@ def create_table(txn, tree):
                     unique.append((item.name, _ident_names(sub.this.expressions)))
                 elif isinstance(sub, exp.PrimaryKey):
                     pk = _ident_names(sub.expressions)
+                elif isinstance(sub, exp.ForeignKey):
+                    fks.append(_foreign_key(sub, item.name))
                 else:
                     raise NotSupportedError(f"table constraint not supported yet: "
                                             f"{item.sql(dialect='sqlite')}")
         else:
             raise NotSupportedError(f"table element not supported yet: "
                                     f"{item.sql(dialect='sqlite')}")
-    table = Table.new(name, columns, primary_key=pk, unique=unique, checks=checks)
+    for n, fk in enumerate(fks, 1):
+        fk["name"] = fk["name"] or f"fk_{name}_{n}"
+        if fk["ref_columns"] is None:
+            fk["ref_columns"] = fkeys.parent_pk_names(txn, name, columns, pk, fk)
+    table = Table.new(name, columns, primary_key=pk, unique=unique, checks=checks,
+                      foreign_keys=fks)
+    fkeys.validate_new_table(txn, table)
     # bind CHECK expressions now so a bad column name fails at CREATE time
     scope = Scope(table.name, {catalog.fold(c.name): i for i, c in enumerate(table.columns)})
     from .parse import parse
@@ -113,6 +174,7 @@ def drop_table(txn, tree):
     for name in _names(tree):
         if tree.args.get("exists") and catalog.find_table(txn, name) is None:
             continue
+        fkeys.check_drop_table(txn, name)
         catalog.drop_table(txn, name)
 
 
@@ -168,3 +230,126 @@ def backfill_index(txn, table, index):
                                  f"{table.name} ({', '.join(table.columns[i].name for i in pos)})"
                                  f": duplicate value {tuple(vals)!r}")
         txn.put(key, val)
+
+
+# ---- ALTER TABLE ------------------------------------------------------------------------
+
+def alter_table(txn, tree):
+    """ALTER TABLE t ADD [COLUMN] / DROP [COLUMN] / RENAME [COLUMN] a TO b / RENAME TO
+    (several comma-separated actions run in order). Each is a catalog change in `txn`
+    (schema_version bumped), except ADD COLUMN with a non-NULL default, which also
+    rewrites the existing rows to hold it (rows store NULL as an absent column, so an
+    added default cannot be told apart from a stored NULL otherwise)."""
+    name = tree.this.name
+    if tree.args.get("exists") and catalog.find_table(txn, name) is None:
+        return
+    for action in tree.args.get("actions") or []:
+        table = catalog.load_table(txn, name)
+        if isinstance(action, exp.ColumnDef):
+            _add_column(txn, table, action)
+        elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() \
+                == "COLUMN":
+            for c in action.args.get("tables") or [action.this]:
+                _drop_column(txn, catalog.load_table(txn, name), c.name,
+                             bool(action.args.get("exists")))
+        elif isinstance(action, exp.Command) and action.name.upper() == "DROP":
+            words = str(action.expression.name if isinstance(action.expression,
+                                                             exp.Expression)
+                        else action.expression).split()
+            if len(words) != 1:
+                raise NotSupportedError(f"ALTER TABLE DROP {' '.join(words)} is not "
+                                        "supported")
+            _drop_column(txn, table, words[0].strip('"`[]'), False)
+        elif isinstance(action, exp.RenameColumn):
+            _rename_column(txn, table, action.this.name, action.args["to"].name)
+        elif isinstance(action, exp.AlterRename):
+            catalog.rename_table(txn, table.name, action.this.name)
+            name = action.this.name
+        else:
+            raise NotSupportedError(f"ALTER TABLE action not supported: "
+                                    f"{action.sql(dialect='sqlite')}")
+
+
+def _add_column(txn, table, item):
+    unique, checks, fks = [], [], []
+    col, is_pk = _column_def(item, unique, checks, fks)
+    if is_pk or unique:
+        raise ProgrammingError(f"cannot add a {'PRIMARY KEY' if is_pk else 'UNIQUE'} "
+                               f"column: {col.name} (table {table.name})")
+    if fks:
+        raise NotSupportedError("REFERENCES in ALTER TABLE ADD COLUMN is not supported "
+                                "yet")
+    default = None
+    if col.default_sql is not None:
+        from .dml import _parse_expr
+        default = compile_expr(_parse_expr(col.default_sql), Scope())((), ())
+        if default is not None:
+            if hasattr(default, "isoformat") and col.type.family == "TEXT":
+                default = default.isoformat(" ")
+            default = col.type.coerce(default, col.name)
+    if col.not_null and default is None:
+        raise ProgrammingError(f"cannot add a NOT NULL column without a non-NULL default "
+                               f"value: {col.name} (table {table.name})")
+    col = catalog.add_column(txn, table.name, col)
+    table = catalog.load_table(txn, table.name)
+    if checks:
+        scope = Scope(table.name, {catalog.fold(c.name): i
+                                   for i, c in enumerate(table.columns)})
+        from .parse import parse
+        for ck in checks:
+            compile_expr(parse("SELECT " + ck.sql).tree.expressions[0], scope)
+        table.checks.extend(checks)
+        catalog._put(txn, table)
+    if default is not None or checks:
+        from .dml import TableWriter
+        from .rowcodec import decode_row_dict, encode_row
+        writer = TableWriter(table, None)
+        for key, value in list(txn.scan(prefix=catalog.row_prefix(table.id))):
+            if default is not None:
+                d = decode_row_dict(value)
+                d[col.id] = default
+                value = encode_row(dict(sorted(d.items())))
+                txn.put(key, value)
+            row = decode_row(value, table.columns)
+            for ck, f in writer.checks:
+                v = f(row, ())
+                if v is not None and not truth(v):
+                    raise IntegrityError(f"CHECK constraint failed: {ck.name or ck.sql} "
+                                         f"(table {table.name})")
+
+
+def _check_columns(sql):
+    from .parse import parse
+    return {catalog.fold(c.name) for c in
+            parse("SELECT " + sql).tree.expressions[0].find_all(exp.Column)}
+
+
+def _drop_column(txn, table, cname, if_exists):
+    c = table.column(cname)
+    if (c is None or c.hidden) and if_exists:
+        return
+    if c is not None and not c.hidden:
+        for ck in table.checks:
+            if catalog.fold(c.name) in _check_columns(ck.sql):
+                raise ProgrammingError(f"cannot drop column {c.name} of table {table.name}"
+                                       f": CHECK constraint {ck.name or ck.sql} uses it")
+    catalog.drop_column(txn, table.name, cname)
+
+
+def _rename_column(txn, table, old, new):
+    c = table.column(old)
+    if c is not None and not c.hidden:
+        old = c.name
+    t = catalog.rename_column(txn, table.name, old, new)
+    changed = False
+    from .parse import parse
+    for ck in t.checks:
+        if catalog.fold(old) in _check_columns(ck.sql):
+            node = parse("SELECT " + ck.sql).tree.expressions[0]
+            for col in list(node.find_all(exp.Column)):
+                if catalog.fold(col.name) == catalog.fold(old):
+                    col.set("this", exp.to_identifier(new))
+            ck.sql = node.sql(dialect="sqlite")
+            changed = True
+    if changed:
+        catalog._put(txn, t)

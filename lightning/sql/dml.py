@@ -10,10 +10,10 @@ Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
 from . import catalog
 from .catalog import fold, index_key, row_key, unique_key
-from .expr import Scope, compile_expr, truth
-from .rowcodec import encode_row
+from .expr import AGGREGATES, Scope, compile_expr, truth
+from .rowcodec import decode_row, encode_row
 
-__all__ = ["TableWriter", "index_entry", "table_scope"]
+__all__ = ["TableWriter", "index_entry", "table_scope", "insert_rows", "Returning", "Upsert"]
 
 
 def table_scope(table):
@@ -54,9 +54,13 @@ def _parse_expr(sql):
 class TableWriter:
     """Compiled write-side knowledge of one table: defaults, checks, key positions."""
 
-    def __init__(self, table, db):
+    def __init__(self, table, db, registry=None):
+        from .fkeys import Registry
         self.table = table
         self.db = db
+        self.registry = registry if registry is not None else Registry(db)
+        self.registry.add(self)
+        self._fks = None
         self.scope = table_scope(table)
         self.pk_pos = _positions(table, table.primary_key)
         self.defaults = [compile_expr(_parse_expr(c.default_sql), Scope())
@@ -65,6 +69,18 @@ class TableWriter:
                        for ck in table.checks]
         rc = table.rowid_column
         self.rowid_pos = table.columns.index(rc) if rc is not None else None
+
+    def fks(self, txn):
+        """The ForeignKeys hooks of this table (bound on first use)."""
+        if self._fks is None:
+            from .fkeys import ForeignKeys
+            self._fks = ForeignKeys(self, txn)
+        return self._fks
+
+    def current(self, txn, row):
+        """The stored version of the row with `row`'s primary key, or None."""
+        raw = txn.get(self.row_key(row))
+        return None if raw is None else decode_row(raw, self.table.columns)
 
     def pk(self, row):
         return [row[i] for i in self.pk_pos]
@@ -125,11 +141,13 @@ class TableWriter:
                 self._dup_index(index, vals)
             txn.put(ikey, ival)
         txn.put(key, encode_row({c.id: row[i] for i, c in enumerate(self.table.columns)}))
+        self.fks(txn).check_parents(txn, row)
 
     def delete(self, txn, row):
         for index in self.table.indexes:
             txn.delete(index_entry(self.table, index, row)[0])
         txn.delete(self.row_key(row))
+        self.fks(txn).parent_deleted(txn, row, self.registry)
 
     def update(self, txn, old, new):
         """Replace row `old` by `new` (already prepared); True when anything changed."""
@@ -150,11 +168,149 @@ class TableWriter:
         if pk_moved:
             txn.delete(old_key)
         txn.put(new_key, encode_row({c.id: new[i] for i, c in enumerate(t.columns)}))
+        fks = self.fks(txn)
+        fks.parent_updated(txn, old, new, self.registry)
+        fks.check_parents(txn, new, old)
 
 
-def insert_rows(writer, txn, column_names, value_rows, params, default_values=False):
+class Returning:
+    """A compiled RETURNING list over rows of `table`: `description`, `row(r, params)`."""
+
+    def __init__(self, table, node):
+        from sqlglot import exp
+        from .expr import literal_type
+        scope = table_scope(table)
+        items = []
+        for e in node.expressions:
+            if isinstance(e, exp.Star) or (isinstance(e, exp.Column)
+                                           and isinstance(e.this, exp.Star)):
+                items += [(c.name, exp.column(c.name)) for c in table.visible_columns]
+            elif isinstance(e, exp.Alias):
+                items.append((e.alias, e.this))
+            else:
+                items.append((e.name if isinstance(e, exp.Column)
+                              else e.sql(dialect="sqlite"), e))
+        for _, n in items:
+            for sub in n.walk():
+                if isinstance(sub, AGGREGATES):
+                    raise ProgrammingError("aggregate functions are not allowed in "
+                                           "RETURNING")
+        self.proj = [compile_expr(n, scope) for _, n in items]
+        rc = table.rowid_column
+        self.description = []
+        for name, n in items:
+            code = literal_type(n)
+            if isinstance(n, exp.Column):
+                c = table.column(n.name)
+                if c is not None:
+                    code = "ROWID" if rc is not None and rc is c else c.type.family
+            self.description.append((name, code))
+
+    def row(self, r, params):
+        return tuple(f(r, params) for f in self.proj)
+
+
+EXCLUDED = "excluded"
+
+
+class Upsert:
+    """ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET ... [WHERE ...] of an INSERT into
+    `table`. SET and WHERE see the existing row's columns (plain or qualified by the
+    table name) and the proposed row as `excluded.col`."""
+
+    def __init__(self, table, node):
+        from sqlglot import exp
+        self.table = table
+        keys = node.args.get("conflict_keys") or []
+        self.target = None
+        if keys:
+            ids = []
+            for k in keys:
+                k = k.this if isinstance(k, exp.Ordered) else k
+                c = table.column(k.name) if isinstance(k, (exp.Column, exp.Identifier)) \
+                    else None
+                if c is None:
+                    raise ProgrammingError(f"ON CONFLICT: no such column: "
+                                           f"{k.sql(dialect='sqlite')}")
+                ids.append(c.id)
+            if set(ids) == set(table.primary_key) and len(ids) == len(table.primary_key):
+                self.target = ("pk", None)
+            else:
+                for ix in table.indexes:
+                    if ix.unique and set(ix.column_ids) == set(ids) and \
+                            len(ids) == len(ix.column_ids):
+                        self.target = ("index", ix)
+                        break
+                else:
+                    raise ProgrammingError("ON CONFLICT clause does not match any PRIMARY "
+                                           f"KEY or UNIQUE constraint of table {table.name}")
+        if node.args.get("constraint"):
+            raise NotSupportedError("ON CONFLICT ON CONSTRAINT is not supported")
+        action = " ".join(str(node.args.get("action") or "").upper().split())
+        if node.args.get("duplicate"):
+            raise NotSupportedError("ON DUPLICATE KEY is not supported")
+        n = len(table.columns)
+        scope = table_scope(table)
+        for i, c in enumerate(table.columns):
+            key = fold(EXCLUDED + "\x00" + c.name)
+            if not c.hidden or key not in scope.columns:
+                scope.columns[key] = n + i
+
+        def rewrite(e):
+            def swap(node):
+                if isinstance(node, exp.Column) and node.table and \
+                        fold(node.table) == EXCLUDED:
+                    return exp.column(EXCLUDED + "\x00" + node.name)
+                return node
+            return e.copy().transform(swap)
+        self.sets, self.where = [], None
+        if action == "DO NOTHING":
+            self.update = False
+        elif action == "DO UPDATE":
+            self.update = True
+            for eq in node.expressions:
+                col = table.column(eq.this.name)
+                if col is None:
+                    raise ProgrammingError(f"no such column: {eq.this.name}")
+                self.sets.append((table.columns.index(col),
+                                  compile_expr(rewrite(eq.expression), scope)))
+            w = node.args.get("where")
+            if w is not None:
+                self.where = compile_expr(rewrite(w.this if isinstance(w, exp.Where)
+                                                  else w), scope)
+        else:
+            raise NotSupportedError(f"ON CONFLICT {action} is not supported")
+
+    def existing(self, writer, txn, row):
+        """The stored row the proposed `row` conflicts with on the target (or on any
+        PRIMARY KEY / UNIQUE constraint without a target), or None."""
+        t = self.table
+        targets = [self.target] if self.target else \
+            [("pk", None)] + [("index", ix) for ix in t.indexes if ix.unique]
+        for kind, ix in targets:
+            if kind == "pk":
+                cur = writer.current(txn, row)
+            else:
+                key, _, vals = index_entry(t, ix, row)
+                if None in vals:
+                    continue
+                raw = txn.get(key)
+                if raw is None:
+                    continue
+                pk, _ = catalog.keycodec.decode_key(raw, len(t.primary_key),
+                                                    t.pk_directions)
+                raw = txn.get(row_key(t.id, pk, t.pk_directions))
+                cur = None if raw is None else decode_row(raw, t.columns)
+            if cur is not None:
+                return cur
+        return None
+
+
+def insert_rows(writer, txn, column_names, value_rows, params, default_values=False,
+                upsert=None, returning=None):
     """INSERT: `value_rows` are lists of compiled expressions (or None for DEFAULT) for
-    `column_names` (None = every visible column). Returns (rowcount, lastrowid)."""
+    `column_names` (None = every visible column). Returns (rowcount, lastrowid,
+    returned rows): rowcount counts rows inserted or updated by DO UPDATE."""
     t = writer.table
     if column_names is None:
         targets = [i for i, c in enumerate(t.columns) if not c.hidden]
@@ -169,7 +325,7 @@ def insert_rows(writer, txn, column_names, value_rows, params, default_values=Fa
                 raise ProgrammingError(f"column {n} given twice in INSERT")
             seen.add(i)
             targets.append(i)
-    count, last = 0, None
+    count, last, out = 0, None, []
     for exprs in ([[]] if default_values else value_rows):
         if not default_values and len(exprs) != len(targets):
             raise ProgrammingError(f"table {t.name} has {len(targets)} target columns but "
@@ -184,8 +340,26 @@ def insert_rows(writer, txn, column_names, value_rows, params, default_values=Fa
             if i not in given:
                 row[i] = writer.default(i, params)
         writer.prepare_row(row, params)
-        writer.insert(txn, row)
+        cur = upsert.existing(writer, txn, row) if upsert is not None else None
+        if cur is not None:
+            if not upsert.update:
+                continue
+            both = list(cur) + list(row)
+            if upsert.where is not None and not truth(upsert.where(both, params)):
+                continue
+            new = list(cur)
+            for i, f in upsert.sets:
+                new[i] = f(both, params)
+            changed_id = writer.rowid_pos is not None and \
+                new[writer.rowid_pos] != cur[writer.rowid_pos]
+            writer.prepare_row(new, params, observe=changed_id)
+            writer.update(txn, cur, new)
+            row = new
+        else:
+            writer.insert(txn, row)
+            if writer.rowid_pos is not None:
+                last = row[writer.rowid_pos]
         count += 1
-        if writer.rowid_pos is not None:
-            last = row[writer.rowid_pos]
-    return count, last
+        if returning is not None:
+            out.append(returning.row(row, params))
+    return count, last, out

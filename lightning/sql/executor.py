@@ -15,7 +15,7 @@ from sqlglot import exp
 from ..dbapi.executor import Result
 from ..errors import NotSupportedError, ProgrammingError
 from . import catalog, ddl
-from .dml import TableWriter, insert_rows
+from .dml import Returning, TableWriter, Upsert, insert_rows
 from .expr import Scope, compile_expr, truth
 from .parse import parse
 from .select import SelectPlan
@@ -45,16 +45,29 @@ class _Insert:
                 vals = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
                 self.rows.append([None if isinstance(v, exp.Var) and v.name.upper()
                                   == "DEFAULT" else compile_expr(v, Scope()) for v in vals])
-        for arg in ("returning", "conflict", "where"):
+        for arg in ("where",):
             if tree.args.get(arg):
                 raise NotSupportedError(f"INSERT ... {arg.upper()} is not supported yet")
+        if tree.args.get("alternative"):
+            raise NotSupportedError(f"INSERT OR {str(tree.args['alternative']).upper()} is "
+                                    "not supported yet (use ON CONFLICT)")
+        conflict = tree.args.get("conflict")
+        self.upsert = Upsert(table, conflict) if conflict is not None else None
+        ret = tree.args.get("returning")
+        self.returning = Returning(table, ret) if ret is not None else None
 
     def explain(self):
-        return [f"INSERT INTO {self.writer.table.name}"]
+        out = [f"INSERT INTO {self.writer.table.name}"]
+        if self.upsert is not None:
+            out.append("ON CONFLICT DO " + ("UPDATE" if self.upsert.update else "NOTHING"))
+        return out
 
     def run(self, txn, params):
-        n, last = insert_rows(self.writer, txn, self.columns, self.rows, params,
-                              self.default_values)
+        n, last, rows = insert_rows(self.writer, txn, self.columns, self.rows, params,
+                                    self.default_values, self.upsert, self.returning)
+        if self.returning is not None:
+            return Result(description=self.returning.description, rows=rows,
+                          rowcount=n, lastrowid=last)
         return Result(rowcount=n, lastrowid=last)
 
 
@@ -63,7 +76,7 @@ class _Modify:
 
     def __init__(self, txn, tree, db):
         from .plan import choose_access
-        for arg in ("returning", "joins", "from", "from_", "using", "order", "limit"):
+        for arg in ("joins", "from", "from_", "using", "order", "limit"):
             if tree.args.get(arg):
                 raise NotSupportedError(f"{arg.upper()} in {tree.key.upper()} is not "
                                         "supported yet")
@@ -73,6 +86,8 @@ class _Modify:
         cond = where.this if where is not None else None
         self.where = compile_expr(cond, w.scope) if cond is not None else None
         self.access = choose_access(table, cond, w.scope)
+        ret = tree.args.get("returning")
+        self.returning = Returning(table, ret) if ret is not None else None
         self.sets = None
         if isinstance(tree, exp.Update):
             self.sets = []
@@ -91,9 +106,15 @@ class _Modify:
         w, where = self.writer, self.where
         rows = [r for r in self.access.rows(txn, params)
                 if where is None or truth(where(r, params))]
+        out, count = [], 0
         for row in rows:
+            if w.table.foreign_keys or w.fks(txn).incoming:
+                row = w.current(txn, row)       # a cascade may have changed or deleted it
+                if row is None:
+                    continue
             if self.sets is None:
                 w.delete(txn, row)
+                new = row
             else:
                 new = list(row)
                 for i, f in self.sets:
@@ -101,7 +122,13 @@ class _Modify:
                 changed_id = w.rowid_pos is not None and new[w.rowid_pos] != row[w.rowid_pos]
                 w.prepare_row(new, params, observe=changed_id)
                 w.update(txn, row, new)
-        return Result(rowcount=len(rows))
+            count += 1
+            if self.returning is not None:
+                out.append(self.returning.row(new, params))
+        if self.returning is not None:
+            return Result(description=self.returning.description, rows=out,
+                          rowcount=count)
+        return Result(rowcount=count)
 
 
 class _Select:
@@ -165,6 +192,8 @@ class SqlExecutor:
             ddl.drop_table(txn, tree)
         elif isinstance(tree, exp.Drop) and kind == "INDEX":
             ddl.drop_index(txn, tree)
+        elif isinstance(tree, exp.Alter) and kind == "TABLE":
+            ddl.alter_table(txn, tree)
         else:
             what = f"{tree.key.upper()} {kind}".strip()
             raise NotSupportedError(f"statement not supported yet: {what}")

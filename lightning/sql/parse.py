@@ -32,7 +32,6 @@ _UNSUPPORTED = [
     (exp.Union, "UNION"), (exp.Intersect, "INTERSECT"), (exp.Except, "EXCEPT"),
     (exp.Subquery, "subqueries"), (exp.Window, "window functions"),
     (exp.Exists, "EXISTS (subqueries)"), (exp.Lateral, "LATERAL"),
-    (exp.Returning, "RETURNING"), (exp.OnConflict, "ON CONFLICT"),
 ]
 
 
