@@ -26,7 +26,7 @@ normal = sync=True,metasync=False (LMDB has no timed background sync); full =
 sync=True,metasync=True). Each engine's data lives in its own fresh temp dir; each
 workload opens the database, runs, and closes it. Read workloads run on the database
 built by rand_load, after an untimed warm-up (one full scan plus 50,000 random gets).
-Each engine uses its own idiomatic bulk path (lightning Batch, sqlite executemany,
+Each engine uses its own idiomatic bulk path (lightning Batch.put_many, sqlite executemany,
 lmdb putmulti). Caches: lightning cache_size and sqlite cache_size both --cache-mb
 (default 64 MiB, lightning's default); lmdb maps the file (the OS page cache).
 
