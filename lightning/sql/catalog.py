@@ -669,10 +669,11 @@ def decode_row_key(key, table):
     return values
 
 
-def decode_index_key(key, table, index, value=None):
+def decode_index_key(key, table, index, value=None, prefix=None):
     """(indexed values, pk values) of an entry of `index`; for a unique index without
-    NULLs the pk comes from the entry's `value`."""
-    p = index_prefix(table.id, index.id)
+    NULLs the pk comes from the entry's `value` (`prefix`: index_prefix(table.id,
+    index.id), when the caller has it)."""
+    p = index_prefix(table.id, index.id) if prefix is None else prefix
     if not key.startswith(p):
         raise ValueError(f"not a key of index {index.name}")
     n = len(index.column_ids)

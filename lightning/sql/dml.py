@@ -29,11 +29,15 @@ def table_scope(table):
     return Scope(table.name, cols)
 
 
-def index_entry(table, index, row):
-    """(key, value, indexed values) of `index`'s entry for `row`."""
-    pos = _positions(table, index.column_ids)
+def index_entry(table, index, row, pos=None, pk_pos=None):
+    """(key, value, indexed values) of `index`'s entry for `row` (`pos`, `pk_pos`: the
+    row positions of the index's and the primary key's columns, when known)."""
+    if pos is None:
+        pos = _positions(table, index.column_ids)
+    if pk_pos is None:
+        pk_pos = _positions(table, table.primary_key)
     vals = [row[i] for i in pos]
-    pk = [row[i] for i in _positions(table, table.primary_key)]
+    pk = [row[i] for i in pk_pos]
     if index.unique:
         return (unique_key(table.id, index.id, vals, pk, index.directions,
                            table.pk_directions),
@@ -69,6 +73,40 @@ class TableWriter:
                        for ck in table.checks]
         rc = table.rowid_column
         self.rowid_pos = table.columns.index(rc) if rc is not None else None
+        # (index, row positions of its columns) per index
+        self.index_pos = [(ix, _positions(table, ix.column_ids)) for ix in table.indexes]
+        self._insert_targets = {}
+        self.col_ids = [c.id for c in table.columns]
+
+    def index_entry(self, index, row, pos=None):
+        """index_entry() of this table, with the column positions resolved once."""
+        if pos is None:
+            pos = _positions(self.table, index.column_ids)
+        return index_entry(self.table, index, row, pos, self.pk_pos)
+
+    def insert_targets(self, column_names):
+        """Row positions of INSERT's target `column_names` (None = every visible
+        column), resolved once per list of names; ProgrammingError as insert_rows."""
+        key = None if column_names is None else tuple(column_names)
+        hit = self._insert_targets.get(key)
+        if hit is not None:
+            return hit
+        t = self.table
+        if column_names is None:
+            targets = [i for i, c in enumerate(t.columns) if not c.hidden]
+        else:
+            targets, seen = [], set()
+            for n in column_names:
+                c = t.column(n)
+                if c is None:
+                    raise ProgrammingError(f"table {t.name} has no column named {n}")
+                i = t.columns.index(c)
+                if i in seen:
+                    raise ProgrammingError(f"column {n} given twice in INSERT")
+                seen.add(i)
+                targets.append(i)
+        self._insert_targets[key] = targets
+        return targets
 
     def fks(self, txn):
         """The ForeignKeys hooks of this table (bound on first use)."""
@@ -135,30 +173,31 @@ class TableWriter:
         key = self.row_key(row)
         if txn.get(key) is not None:
             self._dup_pk(row)
-        for index in self.table.indexes:
-            ikey, ival, vals = index_entry(self.table, index, row)
+        for index, pos in self.index_pos:
+            ikey, ival, vals = self.index_entry(index, row, pos)
             if index.unique and None not in vals and txn.get(ikey) is not None:
                 self._dup_index(index, vals)
             txn.put(ikey, ival)
-        txn.put(key, encode_row({c.id: row[i] for i, c in enumerate(self.table.columns)}))
+        txn.put(key, encode_row(dict(zip(self.col_ids, row))))
         self.fks(txn).check_parents(txn, row)
 
     def delete(self, txn, row):
-        for index in self.table.indexes:
-            txn.delete(index_entry(self.table, index, row)[0])
+        for index, pos in self.index_pos:
+            txn.delete(self.index_entry(index, row, pos)[0])
         txn.delete(self.row_key(row))
         self.fks(txn).parent_deleted(txn, row, self.registry)
 
     def update(self, txn, old, new):
         """Replace row `old` by `new` (already prepared); True when anything changed."""
-        t = self.table
         old_key, new_key = self.row_key(old), self.row_key(new)
         pk_moved = old_key != new_key
         if pk_moved and txn.get(new_key) is not None:
             self._dup_pk(new)
-        for index in t.indexes:
-            okey, _, _ = index_entry(t, index, old)
-            nkey, nval, vals = index_entry(t, index, new)
+        for index, pos in self.index_pos:
+            if not pk_moved and all(old[i] is new[i] for i in pos):
+                continue                # same objects: same key, nothing to rewrite
+            okey, _, _ = self.index_entry(index, old, pos)
+            nkey, nval, vals = self.index_entry(index, new, pos)
             if okey == nkey and not pk_moved:
                 continue
             txn.delete(okey)
@@ -167,7 +206,7 @@ class TableWriter:
             txn.put(nkey, nval)
         if pk_moved:
             txn.delete(old_key)
-        txn.put(new_key, encode_row({c.id: new[i] for i, c in enumerate(t.columns)}))
+        txn.put(new_key, encode_row(dict(zip(self.col_ids, new))))
         fks = self.fks(txn)
         fks.parent_updated(txn, old, new, self.registry)
         fks.check_parents(txn, new, old)
@@ -312,19 +351,7 @@ def insert_rows(writer, txn, column_names, value_rows, params, default_values=Fa
     `column_names` (None = every visible column). Returns (rowcount, lastrowid,
     returned rows): rowcount counts rows inserted or updated by DO UPDATE."""
     t = writer.table
-    if column_names is None:
-        targets = [i for i, c in enumerate(t.columns) if not c.hidden]
-    else:
-        targets, seen = [], set()
-        for n in column_names:
-            c = t.column(n)
-            if c is None:
-                raise ProgrammingError(f"table {t.name} has no column named {n}")
-            i = t.columns.index(c)
-            if i in seen:
-                raise ProgrammingError(f"column {n} given twice in INSERT")
-            seen.add(i)
-            targets.append(i)
+    targets = writer.insert_targets(column_names)
     count, last, out = 0, None, []
     for exprs in ([[]] if default_values else value_rows):
         if not default_values and len(exprs) != len(targets):

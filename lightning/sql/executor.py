@@ -8,6 +8,7 @@ tagged with the catalog's schema_version it was prepared under; a statement prep
 under another version is prepared again. DDL is never cached.
 """
 
+import weakref
 from collections import OrderedDict
 
 from sqlglot import exp
@@ -23,6 +24,10 @@ from .select import SelectPlan
 __all__ = ["SqlExecutor"]
 
 _PLAN_DESC = [("plan", "TEXT")]
+
+
+def _dead():
+    return None
 
 
 class _Insert:
@@ -154,9 +159,25 @@ class SqlExecutor:
         self._db = connection.kv if connection is not None else None
         self._size = getattr(connection, "cached_statements", 128)
         self._cache = OrderedDict()
+        # The schema_version read by the current transaction's first statement: a
+        # transaction reads a fixed snapshot, so only its own DDL can change the version
+        # it sees; after DDL (which may also be undone by ROLLBACK TO) it is read again
+        # for every statement of that transaction.
+        self._ver_txn = _dead       # weakref to that transaction (none held alive)
+        self._ver = None
+        self._ver_dirty = False
+
+    def _schema_version(self, txn):
+        if txn is self._ver_txn():
+            if not self._ver_dirty:
+                return self._ver
+            return catalog.schema_version(txn)
+        version = catalog.schema_version(txn)
+        self._ver_txn, self._ver, self._ver_dirty = weakref.ref(txn), version, False
+        return version
 
     def execute(self, txn, sql, params):
-        version = catalog.schema_version(txn)
+        version = self._schema_version(txn)
         hit = self._cache.get(sql)
         if hit is not None and hit[0] == version:
             self._cache.move_to_end(sql)
@@ -169,6 +190,8 @@ class SqlExecutor:
                 if parsed.explain:
                     raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
                                             "not supported")
+                if txn is self._ver_txn():
+                    self._ver_dirty = True
                 return self._ddl(txn, tree)
             prepared = cls(txn, tree, self._db)
             explain = parsed.explain

@@ -96,6 +96,7 @@ class Access:
     def __init__(self, table, kind, text, eq=(), lo=None, hi=None, index=None):
         self.table, self.kind, self.text = table, kind, text
         self.eq, self.lo, self.hi, self.index = list(eq), lo, hi, index
+        self._ix_base = None        # index_prefix(table.id, index.id), once known
 
     def describe(self):
         return re.sub(r":__p\d+", "?", self.text)
@@ -147,9 +148,12 @@ class Access:
 
     def _index_rows(self, txn, eqv):
         t, ix = self.table, self.index
-        prefix = index_prefix(t.id, ix.id, eqv, ix.directions)
+        base = self._ix_base
+        if base is None:
+            base = self._ix_base = index_prefix(t.id, ix.id)
+        prefix = base + encode_key(eqv, ix.directions[:len(eqv)]) if eqv else base
         for k, v in txn.scan(prefix=prefix):
-            _, pk = catalog.decode_index_key(k, t, ix, v)
+            _, pk = catalog.decode_index_key(k, t, ix, v, base)
             raw = txn.get(catalog.row_key(t.id, pk, t.pk_directions))
             if raw is not None:
                 yield decode_row(raw, t.columns)

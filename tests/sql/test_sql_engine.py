@@ -280,3 +280,30 @@ def test_plan_cache_invalidated_by_schema_change(con):
     con.execute("CREATE TABLE c (z TEXT)")
     con.execute("INSERT INTO c VALUES ('q')")
     assert con.execute("SELECT * FROM c").fetchall() == [("q",)]
+
+
+def test_plan_cache_sees_ddl_and_rollback_to_inside_one_transaction(tmp_path):
+    # schema_version is read once per transaction; the transaction's own DDL, and a
+    # ROLLBACK TO undoing that DDL, must still invalidate cached plans.
+    path = str(tmp_path / "db")
+    con = lightning.connect(path)
+    con.execute("CREATE TABLE c (a INTEGER, b INTEGER)")
+    con.commit()
+    sql = "EXPLAIN SELECT * FROM c WHERE b = 2"
+    assert con.execute(sql).fetchone()[0] == "SCAN c"
+    con.execute("SAVEPOINT s")
+    con.execute("CREATE INDEX cb ON c (b)")
+    assert "INDEX cb" in con.execute(sql).fetchone()[0]
+    con.execute("ROLLBACK TO s")
+    assert con.execute(sql).fetchone()[0] == "SCAN c"
+    con.execute("INSERT INTO c VALUES (1, 2)")
+    assert con.execute("SELECT * FROM c WHERE b = 2").fetchall() == [(1, 2)]
+    con.commit()
+    con.execute("CREATE INDEX cb ON c (b)")
+    con.execute("INSERT INTO c VALUES (3, 4)")
+    assert "INDEX cb" in con.execute(sql).fetchone()[0]
+    assert con.execute("SELECT a FROM c WHERE b = 4").fetchall() == [(3,)]
+    con.rollback()
+    assert con.execute(sql).fetchone()[0] == "SCAN c"
+    assert con.execute("SELECT * FROM c").fetchall() == [(1, 2)]
+    con.close()
