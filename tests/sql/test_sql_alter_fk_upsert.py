@@ -7,8 +7,7 @@ import sqlite3
 import pytest
 
 import lightning
-from lightning.sql import catalog
-from lightning.sql.rowcodec import decode_row
+from sqlcheck import indexed_rows
 
 
 @pytest.fixture
@@ -49,23 +48,8 @@ def _same(a, b, sql, params=()):
 def _check_indexes(con, name):
     """Every index entry matches a row and every row has its entries; returns the rows."""
     con.commit()
-    with con.kv.transaction() as txn:
-        t = catalog.load_table(txn, name)
-        rows = [decode_row(v, t.columns) for _, v in txn.scan(prefix=catalog.row_prefix(t.id))]
-        for ix in t.indexes:
-            pos = [t.columns.index(t.column_by_id(c)) for c in ix.column_ids]
-            pkpos = [t.columns.index(t.column_by_id(c)) for c in t.primary_key]
-            want = sorted(((tuple(r[i] for i in pos), tuple(r[i] for i in pkpos))
-                           for r in rows), key=repr)
-            got = []
-            for k, v in txn.scan(prefix=catalog.index_prefix(t.id, ix.id)):
-                vals, pk = catalog.decode_index_key(k, t, ix, v)
-                got.append((tuple(vals), tuple(pk)))
-            assert sorted(got, key=repr) == want, ix.name
-        return rows
+    return indexed_rows(con, name)[1]
 
-
-# ---- ALTER TABLE --------------------------------------------------------------------------
 
 def test_add_column_default_and_not_null_like_sqlite():
     a, b = _both("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",

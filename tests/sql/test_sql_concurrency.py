@@ -5,11 +5,9 @@ a UNIQUE constraint holds under concurrent inserts from several threads."""
 import random
 import threading
 
-import pytest
 
 import lightning
-from lightning.sql import catalog
-from lightning.sql.rowcodec import decode_row
+from sqlcheck import indexed_rows
 
 TIMEOUT = 30
 
@@ -43,21 +41,9 @@ def is_conflict(e):
 def index_agrees(con, name):
     """Every index entry of `name` matches a row and every row has its entries;
     returns the rows."""
-    with con.kv.transaction() as txn:
-        t = catalog.load_table(txn, name)
-        rows = [decode_row(v, t.columns) for _, v in txn.scan(prefix=catalog.row_prefix(t.id))]
-        pkpos = [t.columns.index(t.column_by_id(c)) for c in t.primary_key]
-        assert t.indexes
-        for ix in t.indexes:
-            pos = [t.columns.index(t.column_by_id(c)) for c in ix.column_ids]
-            want = sorted(((tuple(r[i] for i in pos), tuple(r[i] for i in pkpos))
-                           for r in rows), key=repr)
-            got = []
-            for k, v in txn.scan(prefix=catalog.index_prefix(t.id, ix.id)):
-                vals, pk = catalog.decode_index_key(k, t, ix, v)
-                got.append((tuple(vals), tuple(pk)))
-            assert sorted(got, key=repr) == want, ix.name
-        return rows
+    t, rows = indexed_rows(con, name)
+    assert t.indexes
+    return rows
 
 
 def test_commits_visible_only_after_commit(dbpath):

@@ -12,8 +12,7 @@ import pytest
 
 import lightning
 from conftest import run_and_kill, stress
-from lightning.sql import catalog
-from lightning.sql.rowcodec import decode_row
+from sqlcheck import indexed_rows
 
 OPS = r'''
 def txn_ops(n):
@@ -85,20 +84,7 @@ def replay(m):
 
 
 def check_indexes(con, name):
-    with con.kv.transaction() as txn:
-        t = catalog.load_table(txn, name)
-        rows = [decode_row(v, t.columns) for _, v in txn.scan(prefix=catalog.row_prefix(t.id))]
-        pkpos = [t.columns.index(t.column_by_id(c)) for c in t.primary_key]
-        for ix in t.indexes:
-            pos = [t.columns.index(t.column_by_id(c)) for c in ix.column_ids]
-            want = sorted(((tuple(r[i] for i in pos), tuple(r[i] for i in pkpos))
-                           for r in rows), key=repr)
-            got = []
-            for k, v in txn.scan(prefix=catalog.index_prefix(t.id, ix.id)):
-                vals, pk = catalog.decode_index_key(k, t, ix, v)
-                got.append((tuple(vals), tuple(pk)))
-            assert sorted(got, key=repr) == want, ix.name
-        return t, rows
+    return indexed_rows(con, name)
 
 
 def test_replay_model_is_not_trivial():

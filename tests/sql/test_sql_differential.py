@@ -42,8 +42,7 @@ from hypothesis import strategies as st
 
 import lightning
 from conftest import stress
-from lightning.sql import catalog
-from lightning.sql.rowcodec import decode_row
+from sqlcheck import indexed_rows
 
 TYPES = ("INTEGER", "REAL", "TEXT")
 ALPHABET = "aAbB_%x'"
@@ -360,22 +359,8 @@ def setup(cols, ddl, indexes, rows):
 def check_indexes(con):
     """Every index entry of t matches a row and every row has its entries."""
     con.commit()
-    with con.kv.transaction() as txn:
-        t = catalog.load_table(txn, "t")
-        rows = [decode_row(v, t.columns) for _, v in txn.scan(prefix=catalog.row_prefix(t.id))]
-        pkpos = [t.columns.index(t.column_by_id(c)) for c in t.primary_key]
-        for ix in t.indexes:
-            pos = [t.columns.index(t.column_by_id(c)) for c in ix.column_ids]
-            want = sorted(((tuple(r[i] for i in pos), tuple(r[i] for i in pkpos))
-                           for r in rows), key=repr)
-            got = []
-            for k, v in txn.scan(prefix=catalog.index_prefix(t.id, ix.id)):
-                vals, pk = catalog.decode_index_key(k, t, ix, v)
-                got.append((tuple(vals), tuple(pk)))
-            assert sorted(got, key=repr) == want, ix.name
+    indexed_rows(con, "t")
 
-
-# ---------------------------------------------------------------- tests
 
 @SETTINGS
 @given(st.data())

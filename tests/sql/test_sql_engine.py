@@ -7,8 +7,7 @@ import sqlite3
 import pytest
 
 import lightning
-from lightning.sql import catalog
-from lightning.sql.rowcodec import decode_row
+from sqlcheck import indexed_rows
 
 SCHEMA = ("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER, "
           "price REAL, tag TEXT)")
@@ -161,21 +160,9 @@ def test_composite_primary_key_and_default_values(con):
 
 def _check_indexes(con, name):
     """Every index entry matches a row and every row has its entries (commits first,
-    so a KV transaction sees the connection's writes)."""
+    so a KV transaction sees the connection's writes); returns the row count."""
     con.commit()
-    with con.kv.transaction() as txn:
-        t = catalog.load_table(txn, name)
-        rows = [decode_row(v, t.columns) for _, v in txn.scan(prefix=catalog.row_prefix(t.id))]
-        for ix in t.indexes:
-            pos = [t.columns.index(t.column_by_id(c)) for c in ix.column_ids]
-            pkpos = [t.columns.index(t.column_by_id(c)) for c in t.primary_key]
-            want = sorted(((tuple(r[i] for i in pos), tuple(r[i] for i in pkpos)) for r in rows), key=repr)
-            got = []
-            for k, v in txn.scan(prefix=catalog.index_prefix(t.id, ix.id)):
-                vals, pk = catalog.decode_index_key(k, t, ix, v)
-                got.append((tuple(vals), tuple(pk)))
-            assert sorted(got, key=repr) == want, ix.name
-        return len(rows)
+    return len(indexed_rows(con, name)[1])
 
 
 def test_update_delete_maintain_indexes(con):
