@@ -70,6 +70,12 @@ element-level functions `encode_value(buf, value)` (append to a bytearray) and
 Dispatch is by Python type: the caller (types.py coercion) guarantees that one column
 holds one type, e.g. a NUMERIC column holds only Decimals (ints are converted), a REAL
 column only floats.
+
+Speed: when the C extension `lightning._speedups` is built, encode_key and decode_key
+run in C (lightning/_speedups.c follows this module byte for byte): encode_key for
+NULL, bool, 64-bit int, float, str and bytes elements, decode_key for every element
+but decimals. `_py_encode_key` / `_py_decode_key` stay the complete reference and the
+fallback for everything else (other values, malformed keys, the errors).
 """
 
 import datetime as _dt
@@ -79,7 +85,7 @@ from decimal import Decimal
 from ..errors import CorruptionError, DataError
 
 __all__ = [
-    "encode_key", "decode_key", "encode_value", "decode_value", "encode_int",
+    "encode_key", "key_encoder", "decode_key", "encode_value", "decode_value", "encode_int",
     "TAG_NULL", "TAG_FALSE", "TAG_TRUE", "TAG_INT_MIN", "TAG_INT_ZERO", "TAG_INT_MAX",
     "TAG_FLOAT", "TAG_DEC_NEG_INF", "TAG_DEC_NEG", "TAG_DEC_ZERO", "TAG_DEC_POS",
     "TAG_DEC_POS_INF", "TAG_DEC_NAN", "TAG_TEXT", "TAG_BYTES", "TAG_DATE", "TAG_TIME",
@@ -302,6 +308,30 @@ def _desc_flags(directions, n):
 def encode_key(values, directions=None):
     """The key of the tuple `values` (each None or an int, float, Decimal, str,
     bytes-like, bool, date, time or datetime); `directions` as in the module doc."""
+    if _c_encode_key is not None:
+        r = _c_encode_key(values, None if directions is None
+                          else _desc_flags(directions, len(values)))
+        if r is not NotImplemented:
+            return r
+    return _py_encode_key(values, directions)
+
+
+def key_encoder(directions=None):
+    """encode_key with `directions` fixed (one per value), for hot paths: returns
+    f(values) -> bytes, with the directions checked and converted once."""
+    flags = None if directions is None else _desc_flags(directions, len(directions))
+    c = _c_encode_key
+    if c is None:
+        return lambda values: _py_encode_key(values, directions)
+
+    def encode(values):
+        r = c(values, flags)
+        return _py_encode_key(values, directions) if r is NotImplemented else r
+    return encode
+
+
+def _py_encode_key(values, directions=None):
+    """encode_key in pure Python: the reference implementation."""
     buf = bytearray()
     flags = _desc_flags(directions, len(values))
     if flags is None:
@@ -393,7 +423,11 @@ def _make_decimal(sign, digits, exp):
     if 0 < exp <= 64:
         digits = digits + [0] * exp
         exp = 0
-    return Decimal((sign, digits, exp))
+    try:
+        return Decimal((sign, digits, exp))
+    except (ArithmeticError, ValueError):   # an exponent no stored Decimal has
+        raise CorruptionError(f"malformed key: decimal exponent {exp} out of range"
+                              ) from None
 
 
 def _decode_at(data, off):
@@ -441,7 +475,7 @@ def _decode_at(data, off):
         _need(data, off, 4)
         try:
             return _dt.date.fromordinal(int.from_bytes(data[off:off + 4], "big")), off + 4
-        except ValueError:
+        except (ValueError, OverflowError):         # ordinal 0, or beyond a C int
             _bad(data, off, "date out of range")
     if tag == TAG_TIME:
         _need(data, off, 5)
@@ -476,6 +510,17 @@ def decode_key(data, types_or_count, directions=None, offset=0):
     count: elements are self-describing, so types only give the count) from `data`
     starting at `offset`. Returns (list of values, offset after the last element);
     bytes after that are the caller's (e.g. the pk after an index's values)."""
+    if _c_decode_key is not None:
+        n = types_or_count if isinstance(types_or_count, int) else len(types_or_count)
+        r = _c_decode_key(data, n, None if directions is None
+                          else _desc_flags(directions, n), offset)
+        if r is not NotImplemented:
+            return r
+    return _py_decode_key(data, types_or_count, directions, offset)
+
+
+def _py_decode_key(data, types_or_count, directions=None, offset=0):
+    """decode_key in pure Python: the reference implementation."""
     n = types_or_count if isinstance(types_or_count, int) else len(types_or_count)
     flags = _desc_flags(directions, n)
     values = []
@@ -489,3 +534,9 @@ def decode_key(data, types_or_count, directions=None, offset=0):
             v, off = decode_value(data, off, desc)
             values.append(v)
     return values, off
+
+
+try:
+    from .._speedups import decode_key as _c_decode_key, encode_key as _c_encode_key
+except ImportError:                         # not built: the pure-Python reference
+    _c_decode_key = _c_encode_key = None

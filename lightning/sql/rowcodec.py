@@ -36,6 +36,12 @@ Example: {1: 7, 3: "hi", 4: None} -> 01 11 0e 35 02 68 69
 
 The encoding is chosen by the value's Python type: the caller has coerced every value
 to its column's type (types.py), so one column always gets one kind.
+
+Speed: when the C extension `lightning._speedups` is built, encode_row and decode_row
+run in C (lightning/_speedups.c, which follows this module byte for byte); the
+`_py_*` functions here stay the complete reference and the fallback for what C does
+not handle. Hot loops that decode many rows of one table should precompute
+`ids = column_ids(table.columns)` once and call `decode_row_ids(data, ids)`.
 """
 
 import datetime as _dt
@@ -44,7 +50,8 @@ from decimal import Decimal
 
 from ..errors import CorruptionError
 
-__all__ = ["encode_row", "decode_row", "decode_row_dict", "FORMAT_VERSION"]
+__all__ = ["encode_row", "decode_row", "decode_row_ids", "column_ids", "decode_row_dict",
+           "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -123,7 +130,7 @@ def _kind_and_payload(buf, cid, v):
         raise TypeError(f"column {cid}: cannot store a {t.__name__} in a row: {v!r}")
 
 
-def encode_row(values, types=None):
+def _py_encode_row(values, types=None):
     """The row value of `values`, a mapping column id -> value (None = NULL, omitted).
     `types` (optional mapping column id -> SqlType) is checked when given: each value
     must be an instance of its column's `python_type` (a caller bug otherwise)."""
@@ -178,13 +185,20 @@ def _iter_row(data):
             if off + n > end:
                 _bad(data, off, "truncated string")
             raw = data[off:off + n]
+            start = off
             off += n
             if kind == K_TEXT:
-                v = raw.decode("utf-8")
+                try:
+                    v = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    _bad(data, start, "invalid UTF-8 in text")
             elif kind == K_BYTES:
                 v = bytes(raw)
             else:
-                v = Decimal(raw.decode("ascii"))
+                try:
+                    v = Decimal(raw.decode("ascii"))
+                except (UnicodeDecodeError, ArithmeticError):
+                    _bad(data, start, "bad decimal")
         elif kind == K_FLOAT:
             if off + 8 > end:
                 _bad(data, off, "truncated float")
@@ -195,17 +209,29 @@ def _iter_row(data):
         elif kind == K_TRUE:
             v = True
         elif kind == K_DATE:
+            start = off
             n, off = _read_varint(data, off)
-            v = _dt.date.fromordinal(n)
+            try:
+                v = _dt.date.fromordinal(n)
+            except (ValueError, OverflowError):
+                _bad(data, start, "date out of range")
         elif kind == K_TIME:
+            start = off
             n, off = _read_varint(data, off)
             s, us = divmod(n, 1_000_000)
             m, s = divmod(s, 60)
             h, m = divmod(m, 60)
-            v = _dt.time(h, m, s, us)
+            try:
+                v = _dt.time(h, m, s, us)
+            except (ValueError, OverflowError):
+                _bad(data, start, "time out of range")
         elif kind == K_DATETIME:
+            start = off
             n, off = _read_varint(data, off)
-            v = _EPOCH + _dt.timedelta(microseconds=n)
+            try:
+                v = _EPOCH + _dt.timedelta(microseconds=n)
+            except (ValueError, OverflowError):
+                _bad(data, start, "datetime out of range")
         else:
             _bad(data, off, f"unknown value kind {kind}")
         yield cid, v
@@ -216,7 +242,7 @@ def decode_row_dict(data):
     return dict(_iter_row(data))
 
 
-def decode_row(data, schema):
+def _py_decode_row(data, schema):
     """The values of the columns in `schema` (a sequence of column ids, or of objects
     with an `.id`, e.g. catalog.Column), in that order. A column the row does not hold
     (NULL, or added after the row was written) is None: defaults are the caller's.
@@ -229,3 +255,37 @@ def decode_row(data, schema):
         if i is not None:
             out[i] = v
     return out
+
+
+def column_ids(schema):
+    """The tuple of column ids of `schema` (ids, or objects with an `.id`): compute it
+    once per table for decode_row_ids."""
+    return tuple(c if isinstance(c, int) else c.id for c in schema)
+
+
+try:
+    from .. import _speedups as _c
+except ImportError:                         # not built: the pure-Python reference
+    _c = None
+else:
+    _c._init(CorruptionError, Decimal, _py_decode_row)
+
+
+if _c is not None:
+    _c_encode_row = _c.encode_row
+    # The fast entry point: the C function itself (it calls _py_decode_row for the
+    # rare inputs it declines, e.g. varints over 64 bits).
+    decode_row_ids = _c_decode_row = _c.decode_row
+
+    def encode_row(values, types=None):
+        r = _c_encode_row(values, types)
+        return _py_encode_row(values, types) if r is NotImplemented else r
+
+    def decode_row(data, schema):
+        return _c_decode_row(data, schema)
+
+    encode_row.__doc__ = _py_encode_row.__doc__
+    decode_row.__doc__ = _py_decode_row.__doc__
+else:
+    encode_row = _py_encode_row
+    decode_row = decode_row_ids = _py_decode_row
