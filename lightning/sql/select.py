@@ -20,6 +20,7 @@ from . import catalog
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .plan import choose_access
+from .rowcodec import decode_row_ids
 
 __all__ = ["SelectPlan"]
 
@@ -169,6 +170,19 @@ class SelectPlan:
                                    nulls_first))
             else:
                 self.order.append(("expr", compile_expr(node, outer), desc, nulls_first))
+        # ORDER BY served by the access path's key order (plan.py): no sort, and LIMIT
+        # can stop the scan early. Only plain columns, and not after grouping.
+        if self.order and self.access is not None and not self.aggregating:
+            terms = []
+            for (kind, x, desc, nf), o in zip(self.order, order.expressions):
+                node = items[x][1] if kind == "out" else o.this
+                while isinstance(node, exp.Paren):
+                    node = node.this
+                pos = scope.columns.get(catalog.fold(node.name)) \
+                    if isinstance(node, exp.Column) else None
+                terms.append((pos, desc, nf))
+            if self.access.provide_order(terms):
+                self.order = []
         self.distinct = bool(tree.args.get("distinct"))
         if self.distinct and tree.args["distinct"].args.get("on"):
             raise NotSupportedError("DISTINCT ON is not supported yet")
@@ -180,6 +194,55 @@ class SelectPlan:
         self.limit = compile_expr(lim.expression, empty) if lim is not None else None
         self.offset = compile_expr(off.expression if isinstance(off, exp.Offset) else off,
                                    empty) if off is not None else None
+        self.description = tuple((name, code, None, None, None, None, None)
+                                 for name, code in self.description)
+        self._point = self._point_ids(items, where.this if where is not None else None)
+
+    def _point_ids(self, items, where):
+        """For `SELECT col, ... FROM t WHERE pk = const [AND ...]` with nothing else
+        (the WHERE is exactly the primary-key equalities the access path pins): the
+        column ids to decode, in output order. run() then reads one key and decodes
+        just those columns. None otherwise."""
+        t, scope = self.table, self.scope
+        if t is None or self.access.kind != "pk_point" or self.aggregating or \
+                self.distinct or self.order or self.limit is not None or \
+                self.offset is not None or not hasattr(self.access, "point_key"):
+            return None
+
+        def position(node):
+            if not isinstance(node, exp.Column) or not isinstance(node.this, exp.Identifier):
+                return None
+            if node.table and catalog.fold(node.table) not in (
+                    catalog.fold(scope.table or ""), catalog.fold(t.name)):
+                return None
+            return scope.columns.get(catalog.fold(node.name))
+
+        ids = []
+        for _, node in items:
+            pos = position(node)
+            if pos is None:
+                return None
+            ids.append(t.columns[pos].id)
+        pinned, conds = [], [where]
+        while conds:
+            c = conds.pop()
+            while isinstance(c, exp.Paren):
+                c = c.this
+            if isinstance(c, exp.And):
+                conds += [c.this, c.expression]
+                continue
+            if not isinstance(c, exp.EQ):
+                return None
+            for col, val in ((c.this, c.expression), (c.expression, c.this)):
+                pos = position(col)
+                if pos is not None and isinstance(val, (exp.Placeholder, exp.Literal)):
+                    pinned.append(t.columns[pos].id)
+                    break
+            else:
+                return None
+        if sorted(pinned) != sorted(t.primary_key):
+            return None
+        return tuple(ids)
 
     def _type_code(self, node):
         if isinstance(node, exp.Column) and self.table is not None:
@@ -204,6 +267,12 @@ class SelectPlan:
         return lines
 
     def run(self, txn, params):
+        point = self._point
+        if point is not None:
+            key = self.access.point_key(params)
+            if key is not None:
+                raw = txn.get(key)
+                return [] if raw is None else [tuple(decode_row_ids(raw, point))]
         if self.table is None:
             source = iter([[]])
         else:

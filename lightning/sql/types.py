@@ -106,6 +106,10 @@ _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
                                                        decimal.InvalidOperation])
 
 
+def _always(v):
+    return True
+
+
 def _show(value):
     """A value as an error message shows it (repr, shortened)."""
     r = repr(value)
@@ -152,6 +156,23 @@ class SqlType:
     def type_code(self):
         """The DB-API type code of this type (the family name)."""
         return self.family
+
+    @property
+    def fast_check(self):
+        """(exact Python type, test) under which coerce(v) would return v unchanged
+        (the stored type, in range), so hot paths can skip coerce(); None when every
+        value needs coerce()."""
+        fam = self.family
+        if fam == "INTEGER":
+            lo, hi = self._lo, self._hi
+            return int, lambda v: lo <= v <= hi
+        if fam == "REAL":
+            return float, _always
+        if fam == "TEXT" and not self.params:
+            return str, str.isascii        # other text is checked for UTF-8 by coerce()
+        if fam == "BLOB" and not self.params:
+            return bytes, _always
+        return None
 
     @property
     def length(self):
