@@ -270,6 +270,9 @@ int  lt_txn_iter_close(lt_txn_iter *it);
 void lt_txn_iter_free(lt_txn_iter *it);
 
 int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char **val);
+int  ltpy_txn_put_many(lt_txn *t, const char *keys, const uint32_t *klens,
+                       const char *vals, const uint32_t *vlens,
+                       const unsigned char *absent, size_t n, int64_t *stopped);
 int  ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_items,
                               size_t *n_items, size_t *used,
                               char *fmt, size_t fmt_cap, size_t *fmt_len);
@@ -282,6 +285,35 @@ static int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char 
     size_t vlen = 0;
     int rc = lt_txn_get(t, key, klen, val, &vlen);
     return rc == LT_OK ? (int64_t)vlen : (int64_t)rc;
+}
+
+/* Put n pairs, given as two blobs and two length arrays, into the transaction in
+ * order: SQL INSERT's keys for many rows in one call. When `absent` is not NULL and
+ * absent[i] is nonzero, pair i first reads its key (a transaction read, validated
+ * under serializable like lt_txn_get) and, if the key exists, stops before writing
+ * it: *stopped = i and LT_OK is returned (pairs before i stay written; the caller
+ * undoes the statement). Otherwise *stopped = -1. Returns LT_OK or the first error
+ * code of lt_txn_get / lt_txn_put (*stopped then names the failing pair). */
+static int ltpy_txn_put_many(lt_txn *t, const char *keys, const uint32_t *klens,
+                             const char *vals, const uint32_t *vlens,
+                             const unsigned char *absent, size_t n, int64_t *stopped) {
+    *stopped = -1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t kl = klens[i], vl = vlens[i];
+        int rc;
+        if (absent && absent[i]) {
+            const char *v;
+            size_t vlen;
+            rc = lt_txn_get(t, keys, kl, &v, &vlen);
+            if (rc == LT_OK) { *stopped = (int64_t)i; return LT_OK; }
+            if (rc != LT_ENOTFOUND) { *stopped = (int64_t)i; return rc; }
+        }
+        rc = lt_txn_put(t, keys, kl, vals, vl);
+        if (rc != LT_OK) { *stopped = (int64_t)i; return rc; }
+        keys += kl;
+        vals += vl;
+    }
+    return LT_OK;
 }
 
 static int ltpy_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap,

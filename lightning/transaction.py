@@ -23,6 +23,7 @@ serialises its own calls with a lock, but is meant for one thread at a time.
 
 import random
 import struct
+from array import array
 import threading
 import time
 import weakref
@@ -82,7 +83,7 @@ class Transaction:
     commits on a clean exit and rolls back on an exception."""
 
     __slots__ = ("_db", "_h", "_lock", "_state", "_isolation", "_read_only",
-                 "_savepoints", "_children", "_valp", "__weakref__")
+                 "_savepoints", "_children", "_valp", "_idp", "_stop", "__weakref__")
 
     def __init__(self, db, isolation="serializable", read_only=False,
                  max_write_bytes=DEFAULT_MAX_WRITE_BYTES):
@@ -110,6 +111,8 @@ class Transaction:
         self._savepoints = []
         self._children = weakref.WeakSet()
         self._valp = ffi.new("const char **")
+        self._idp = ffi.new("uint64_t *")
+        self._stop = ffi.new("int64_t *")
         db._children.add(self)
 
     # -- properties --
@@ -196,6 +199,51 @@ class Transaction:
         """Buffer the deletion of `key` (no error if absent); written at commit."""
         self._write("delete", key, None)
 
+    def put_many(self, items, if_absent=None):
+        """`put` every (key, value) pair of the list `items`, in order, in one engine
+        call. `if_absent` (optional, a sequence of booleans parallel to `items`):
+        where true, the pair's key is first read like get() (validated at commit under
+        "serializable") and, if it exists, put_many stops before writing that pair
+        and returns its index; the pairs before it stay written. Returns None when
+        every pair was written."""
+        n = len(items)
+        if not n:
+            return None
+        try:
+            keys, values = zip(*items)
+            fast = set(map(type, keys)) == {bytes} and set(map(type, values)) == {bytes}
+        except (TypeError, ValueError):
+            fast = False
+        if fast:
+            klens, vlens = array("I", map(len, keys)), array("I", map(len, values))
+            fast = max(klens) <= MAX_KEY_SIZE and max(vlens) <= lib.LT_MAX_VALUE_SIZE
+        if not fast:    # odd types or sizes: one by one, so put() names the problem
+            for i, (k, v) in enumerate(items):
+                if if_absent is not None and if_absent[i] and self.get(k) is not None:
+                    return i
+                self.put(k, v)
+            return None
+        flags = NULL if if_absent is None else bytes(bytearray(map(bool, if_absent)))
+        if flags is not NULL and len(flags) != n:
+            raise ValueError(f"if_absent has {len(flags)} flags for {n} items")
+        with self._lock:
+            self._check("put")
+            stopped = self._stop
+            rc = lib.ltpy_txn_put_many(self._h, b"".join(keys),
+                                       ffi.from_buffer("uint32_t[]", klens),
+                                       b"".join(values),
+                                       ffi.from_buffer("uint32_t[]", vlens), flags, n,
+                                       stopped)
+            if rc:
+                if rc == _EINVAL:   # sizes were checked: the write buffer limit
+                    msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
+                    raise OperationalError(msg, code=rc)
+                if rc == lib.LT_EREADONLY:
+                    raise OperationalError("put: the transaction is read-only", code=rc)
+                self._fail(rc, "put")
+            i = stopped[0]
+            return None if i < 0 else int(i)
+
     def scan(self, start=None, end=None, *, prefix=None, reverse=False, limit=None):
         """As Database.scan: (key, value) pairs of this transaction's view (its writes
         made before this call, over its snapshot). Under "serializable" the part of the
@@ -251,6 +299,37 @@ class Transaction:
             for gone in self._savepoints[i:]:
                 gone._valid = False
             del self._savepoints[i:]
+
+    # -- statement marks (the SQL driver's per-statement savepoints) --
+    #
+    # A bare engine savepoint without a Savepoint object: `_mark()` before a statement,
+    # then `_unmark(m)` when it succeeded or `_undo(m)` when it failed. Only for callers
+    # that take no other savepoint between the two calls (the driver runs a statement
+    # to completion before any user SAVEPOINT / RELEASE / ROLLBACK TO).
+
+    def _mark(self):
+        with self._lock:
+            self._check("statement")
+            rc = lib.lt_txn_savepoint(self._h, self._idp)
+            if rc:
+                self._fail(rc, "statement")
+            return self._idp[0]
+
+    def _unmark(self, mark):
+        with self._lock:
+            self._check("statement")
+            rc = lib.lt_txn_release(self._h, mark)
+            if rc:
+                self._fail(rc, "statement")
+
+    def _undo(self, mark):
+        with self._lock:
+            self._check("statement")
+            rc = lib.lt_txn_rollback_to(self._h, mark)
+            if rc == 0:
+                rc = lib.lt_txn_release(self._h, mark)
+            if rc:
+                self._fail(rc, "statement")
 
     # -- ending --
 
@@ -315,6 +394,19 @@ _MISSING = object()
 _SCAN_BUF = 64 << 10
 _SCAN_ITEMS = 1024
 _FMT_CAP = 1 + lib.LTPY_FMT_PER_ITEM * _SCAN_ITEMS
+# SQL index lookups open many short scans: their buffers come from a pool (uncleared
+# memory; list.pop/append are atomic) and the last batch format stays compiled.
+_pool = []
+_alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
+_last_struct = (b"", struct.Struct(""))
+
+
+def _buffers():
+    try:
+        return _pool.pop()
+    except IndexError:
+        return (_alloc_raw("char[]", _SCAN_BUF), _SCAN_BUF, _alloc_raw("char[]", _FMT_CAP),
+                ffi.new("size_t[3]"))
 
 
 def _free_titer(h, txn):
@@ -350,11 +442,16 @@ class TransactionScan:
             if rc:
                 txn._fail(rc, "scan")
             self._it = ffi.gc(out[0], lambda h, txn=txn: _free_titer(h, txn))
-            self._buf = ffi.new("char[]", _SCAN_BUF)
-            self._cap = _SCAN_BUF
-            self._fmt = ffi.new("char[]", _FMT_CAP)
-            self._out = ffi.new("size_t[3]")
+            self._buf, self._cap, self._fmt, self._out = _buffers()
             txn._children.add(self)
+
+    def _done(self):
+        """Exhausted or closed: release the engine iterator and pool the buffers."""
+        lib.lt_txn_iter_close(self._it)
+        if self._cap == _SCAN_BUF and len(_pool) < 8:
+            _pool.append((self._buf, self._cap, self._fmt, self._out))
+        self._buf = self._fmt = self._out = None
+        self._cap = 0
 
     def _fetch(self):
         with self._txn._lock:
@@ -380,17 +477,24 @@ class TransactionScan:
                     break
                 if out[1] <= self._cap:
                     self._state = "done"
-                    lib.lt_txn_iter_close(self._it)
+                    self._done()
                     return []
                 self._cap = out[1]
                 self._buf = ffi.new("char[]", self._cap)
-            st = struct.Struct(ffi.unpack(self._fmt, out[2]))
+            global _last_struct
+            fmt = ffi.unpack(self._fmt, out[2])
+            cached = _last_struct
+            if cached[0] == fmt:
+                st = cached[1]
+            else:
+                st = struct.Struct(fmt)
+                _last_struct = (fmt, st)
             flat = list(st.unpack_from(ffi.buffer(self._buf, out[1])))
             if self._remaining is not None:
                 self._remaining -= n
                 if self._remaining == 0:
                     self._state = "done"
-                    lib.lt_txn_iter_close(self._it)
+                    self._done()
             return flat
 
     def _generate(self):
@@ -418,7 +522,7 @@ class TransactionScan:
         """Stop the scan early (idempotent)."""
         with self._txn._lock:
             if self._state == "open" and self._it is not None:
-                lib.lt_txn_iter_close(self._it)
+                self._done()
             self._state = "closed"
 
     def __enter__(self):

@@ -175,6 +175,39 @@ def test_write_buffer_limit(db):
         db.transaction(isolation="chaos")
 
 
+def test_put_many(db):
+    db.put(b"k2", b"old")
+    with db.transaction() as t:
+        assert t.put_many([(b"a", b"1"), (b"b", b"2")]) is None
+        assert t.put_many([]) is None
+        # if_absent: stops before the first pair whose key exists (in the store or
+        # written earlier in the same call); the pairs before it stay written
+        assert t.put_many([(b"k1", b"x"), (b"k2", b"y"), (b"k3", b"z")],
+                          [True, True, True]) == 1
+        assert t.get(b"k1") == b"x" and t.get(b"k2") == b"old" and t.get(b"k3") is None
+        assert t.put_many([(b"n1", b"1"), (b"n1", b"2")], [True, True]) == 1
+        assert t.put_many([(b"k2", b"new")], [False]) is None
+        # odd types take the one-by-one path and fail like put()
+        with pytest.raises(TypeError):
+            t.put_many([(b"x", 5)])
+        with pytest.raises(ValueError):
+            t.put_many([(b"x", b"1")], [True, False])
+    assert db.get(b"a") == b"1" and db.get(b"k2") == b"new" and db.get(b"n1") == b"1"
+    ro = db.transaction(read_only=True)
+    with pytest.raises(OperationalError, match="read-only"):
+        ro.put_many([(b"a", b"2")])
+    ro.rollback()
+
+
+def test_put_many_if_absent_reads_are_validated(db):
+    t = db.transaction()                    # serializable: the absence was read
+    assert t.put_many([(b"u", b"1")], [True]) is None
+    db.put(b"u", b"other")
+    with pytest.raises(ConflictError):
+        t.commit()
+    assert db.get(b"u") == b"other"
+
+
 def test_rolled_back_leaves_no_trace_after_reopen(dbpath):
     with lightning.open(dbpath, sync="full") as d:
         d.put(b"keep", b"1")
