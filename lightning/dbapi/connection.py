@@ -36,6 +36,7 @@ import weakref
 from .. import errors
 from ..errors import OperationalError, ProgrammingError
 from .cursor import Cursor
+from .executor import Result
 
 __all__ = ["Connection", "ISOLATION_LEVELS"]
 
@@ -278,46 +279,79 @@ class Connection:
                     self._txn.rollback_to(sp)
                     del self._savepoints[i + 1:]
 
-    def _run_data(self, sql, param_sets, many):
-        """Run `sql` once per parameter set; returns (description, rows, rowcount,
-        lastrowid, lazy) where `lazy` says the rows are read from the open transaction."""
+    def _run_one(self, sql, params, reads):
+        """Run `sql` once; returns (Result, lazy) where `lazy` says the rows are read
+        from the open transaction. `reads`: the statement cannot write (SELECT), so
+        it needs no statement savepoint."""
+        with self._lock:
+            if self._closed:
+                self._check()
+            txn = self._txn
+            if txn is None:
+                if self._autocommit:
+                    return self._run_autocommit(sql, (params,), False), False
+                txn = self._begin()
+            execute = self._executor.execute
+            if reads:
+                result = execute(txn, sql, params)
+                rows = result.rows
+                return result, type(rows) is not list and type(rows) is not tuple
+            mark = txn._mark()
+            try:
+                result = execute(txn, sql, params)
+            except BaseException:
+                if txn.active:
+                    txn._undo(mark)
+                raise
+            txn._unmark(mark)
+            rows = result.rows
+            return result, result.description is not None and \
+                type(rows) is not list and type(rows) is not tuple
+
+    def _run_many(self, sql, param_sets):
+        """Run `sql` once per parameter set, as one statement; returns its Result."""
         with self._lock:
             self._check()
-            execute = self._executor.execute
             txn = self._txn
-            if txn is None and not self._autocommit:
+            if txn is None:
+                if self._autocommit:
+                    return self._run_autocommit(sql, param_sets, True)
                 txn = self._begin()
-            if txn is not None:
-                sp = txn.savepoint()
-                try:
-                    out = _execute_all(execute, txn, sql, param_sets, many)
-                except BaseException:
-                    if txn.active:
-                        txn.rollback_to(sp)
-                        txn.release(sp)
-                    raise
-                txn.release(sp)
-                return out + (out[0] is not None,)
-            txn = self._kv.transaction(self._level, self._read_only)
+            mark = txn._mark()
             try:
-                desc, rows, rowcount, lastrowid = _execute_all(
-                    execute, txn, sql, param_sets, many)
-                if desc is not None:
-                    rows = list(rows)
-                txn.commit()
+                result = _execute_all(self._executor, txn, sql, param_sets, True)
             except BaseException:
-                txn.rollback()
+                if txn.active:
+                    txn._undo(mark)
                 raise
-            return desc, rows, rowcount, lastrowid, False
+            txn._unmark(mark)
+            return result
+
+    def _run_autocommit(self, sql, param_sets, many):
+        txn = self._kv.transaction(self._level, self._read_only)
+        try:
+            result = _execute_all(self._executor, txn, sql, param_sets, many)
+            if result.description is not None:
+                result.rows = list(result.rows)
+            txn.commit()
+        except BaseException:
+            txn.rollback()
+            raise
+        return result
 
     def __repr__(self):
         state = "closed" if self._closed else "open"
         return f"<lightning.Connection {self.database!r} {state}>"
 
 
-def _execute_all(execute, txn, sql, param_sets, many):
-    desc, rows, rowcount, lastrowid = None, (), -1, None
-    total = 0
+def _execute_all(executor, txn, sql, param_sets, many):
+    """The Result of running `sql` once per parameter set (executemany: the rowcounts
+    summed, rows refused)."""
+    many_fn = getattr(executor, "execute_many", None)
+    if many and many_fn is not None:
+        return many_fn(txn, sql, param_sets)
+    execute = executor.execute
+    result, total = None, 0
     for params in param_sets:
         result = execute(txn, sql, params)
         if many:
@@ -326,8 +360,8 @@ def _execute_all(execute, txn, sql, param_sets, many):
                                        "return no rows")
             if result.rowcount >= 0:
                 total += result.rowcount
-        desc, rows = result.description, result.rows
-        rowcount, lastrowid = result.rowcount, result.lastrowid
+    if result is None:
+        return Result(rowcount=0 if many else -1)
     if many:
-        rowcount = total
-    return desc, rows, rowcount, lastrowid
+        result.rowcount = total
+    return result

@@ -30,6 +30,9 @@ from .statements import prepare
 
 __all__ = ["Cursor"]
 
+# Statements that cannot write: they run without a statement savepoint.
+_READS = frozenset(("SELECT", "EXPLAIN"))
+
 
 def _replay(rows, error):
     yield from rows
@@ -87,25 +90,27 @@ class Cursor:
 
     # -- statements --
 
-    def _prepare(self, sql):
-        if not isinstance(sql, str):
-            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
-        return prepare(sql)
-
     def execute(self, sql, parameters=()):
         """Run one statement with `parameters`; returns the cursor."""
-        self._check()
-        prep = self._prepare(sql)
-        params = bind(prep.placeholders, parameters)
-        self._reset()
         conn = self._connection
-        if prep.kind is None:
+        if self._closed or conn._closed:
+            self._check()
+        if type(sql) is not str:
+            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
+        prep = prepare(sql)
+        params = bind(prep.placeholders, parameters)
+        if self._rows is not None:
+            self._reset()
+        else:
+            self._description, self.rowcount, self.lastrowid = None, -1, None
+        kind = prep.kind
+        if kind is None:
             return self
         if prep.control is not None:
             conn._run_control(prep.control)
             return self
-        desc, rows, rowcount, lastrowid, lazy = conn._run_data(prep.sql, (params,), False)
-        self._set_result(desc, rows, rowcount, lastrowid)
+        result, lazy = conn._run_one(sql, params, kind in _READS)
+        self._set_result(result)
         if lazy:
             conn._live_results.add(self)
         return self
@@ -114,7 +119,9 @@ class Cursor:
         """Run one statement that returns no rows once per parameter set (one
         statement: all sets take effect or none); returns the cursor."""
         self._check()
-        prep = self._prepare(sql)
+        if type(sql) is not str:
+            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
+        prep = prepare(sql)
         if prep.control is not None:
             raise ProgrammingError(f"executemany() cannot run transaction control "
                                    f"({prep.kind}); use execute()")
@@ -130,17 +137,20 @@ class Cursor:
         if prep.kind is None:
             return self
         bound = (bind(placeholders, p) for p in sets)
-        desc, rows, rowcount, lastrowid, _ = self._connection._run_data(prep.sql, bound, True)
-        self._set_result(None, None, rowcount, lastrowid)
+        result = self._connection._run_many(prep.sql, bound)
+        self.rowcount = result.rowcount
+        self.lastrowid = result.lastrowid
         return self
 
-    def _set_result(self, desc, rows, rowcount, lastrowid):
+    def _set_result(self, result):
+        desc = result.description
         if desc is not None:
-            self._description = tuple(
-                tuple(col) + (None,) * (7 - len(col)) for col in desc)
-            self._rows = iter(rows)
-        self.rowcount = rowcount
-        self.lastrowid = lastrowid
+            if type(desc) is not tuple:     # pad (name, type_code) pairs to 7-tuples
+                desc = tuple(tuple(col) + (None,) * (7 - len(col)) for col in desc)
+            self._description = desc
+            self._rows = iter(result.rows)
+        self.rowcount = result.rowcount
+        self.lastrowid = result.lastrowid
 
     # -- rows --
 

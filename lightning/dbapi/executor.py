@@ -21,10 +21,15 @@ Contract (the driver's side):
             have been checked, and values are None, bool, int, float, str, bytes,
             Decimal, date, time or datetime (see params.py). Values are not range- or
             type-checked against columns: that is the executor's DataError.
-- The driver wraps each call in a savepoint of `txn`: if `execute` raises, the writes
-  it made are undone and the exception propagates to the user unchanged. So every
-  write must happen inside `execute`; `Result.rows` may be lazy only for reads (a
-  RETURNING clause computes its rows before returning).
+- The driver wraps each call for a statement other than SELECT and EXPLAIN in a
+  savepoint of `txn`: if `execute` raises, the writes it made are undone and the
+  exception propagates to the user unchanged. So every write must happen inside
+  `execute`, and a SELECT or EXPLAIN must never write; `Result.rows` may be lazy only
+  for reads (a RETURNING clause computes its rows before returning).
+- Optional: `execute_many(txn, sql, param_sets)` runs `sql` once per parameter set (an
+  iterator of bound parameters, as above) and returns one Result whose rowcount is the
+  total, raising ProgrammingError for a statement that returns rows. executemany() uses
+  it when present (inside one savepoint), so the executor can prepare once.
 - Errors are the PEP 249 classes of lightning.errors: ProgrammingError (syntax with
   its position, unknown names), IntegrityError, DataError, NotSupportedError naming
   the construct, OperationalError (ConflictError is raised by the commit, not here).
@@ -56,9 +61,10 @@ class Result:
     """What executing one data statement returns.
 
     description  for a statement that returns rows (SELECT, EXPLAIN, ... RETURNING):
-                 a sequence with one (name, type_code) pair per column -- or a longer
+                 a list with one (name, type_code) pair per column -- or a longer
                  tuple, up to PEP 249's 7 items (name, type_code, display_size,
                  internal_size, precision, scale, null_ok); the driver pads with None.
+                 A *tuple* of 7-tuples is taken as already padded and used as is.
                  None for a statement that returns no rows.
     rows         an iterable of tuples, consumed once and lazily (empty without rows).
     rowcount     rows inserted, updated or deleted by DML; -1 otherwise.

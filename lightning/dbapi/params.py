@@ -82,8 +82,21 @@ def _value(value, label):
                            f"bool, Decimal, date, time or datetime")
 
 
+# Exact types that need no conversion: the common case checks only these.
+_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
+
+
 def bind(placeholders, params):
     """The checked parameters for the executor (tuple, dict, or () when none)."""
+    t = type(params)
+    if t is tuple or t is list:
+        style, items = placeholders
+        if style == "qmark" and len(params) == len(items):
+            for v in params:
+                if type(v) not in _PLAIN:
+                    break
+            else:
+                return params if t is tuple else tuple(params)
     if params is None:
         params = ()
     if isinstance(params, (str, bytes, bytearray)):

@@ -41,8 +41,9 @@ INTEGER-family column (INTEGER, BIGINT, ...) auto-assigns it when an insert omit
 (`Table.rowid_column`).
 
 Auto-increment ids (`allocate_rowids`): drawn from the table's counter key in blocks
-of ROWID_BLOCK by a separate short transaction (retried on conflict) outside the
-user's transaction, so concurrent inserts never conflict on the counter. Ids are
+of ROWID_BLOCK (explicit ids that keep climbing past the block reserve doubling
+blocks, up to ROWID_BLOCK_MAX) by a separate short transaction (retried on conflict)
+outside the user's transaction, so concurrent inserts never conflict on the counter. Ids are
 unique and increasing within a process but may have gaps (a rolled-back insert, the
 unused end of a block when the process exits, an explicit id observed with
 `observe_rowid`). They are never reused.
@@ -73,6 +74,7 @@ __all__ = [
 SCHEMA_FORMAT = 1
 PRIMARY_INDEX_ID = 1
 ROWID_BLOCK = 64
+ROWID_BLOCK_MAX = 65536
 FK_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")
 
 CATALOG = b"\x01"
@@ -721,7 +723,7 @@ def allocate_rowids(db, table_id, n=1):
         if block is None or block[1] - block[0] < n:
             size = max(n, ROWID_BLOCK)
             start = _reserve(db, table_id, size)
-            block = per_db[table_id] = [start, start + size]
+            block = per_db[table_id] = [start, start + size, ROWID_BLOCK]
         first = block[0]
         block[0] += n
         return range(first, first + n)
@@ -738,6 +740,9 @@ def observe_rowid(db, table_id, value):
         if block is not None and value < block[1] - 1:
             block[0] = value + 1
             return
-        count = max(0, min(ROWID_BLOCK, _INT64_MAX - value))
+        # Explicit ids that keep climbing past the block (a bulk load with ids) reserve
+        # doubling blocks, so a load of n rows makes O(log n) counter commits.
+        grow = min(2 * block[2], ROWID_BLOCK_MAX) if block is not None else ROWID_BLOCK
+        count = max(0, min(grow, _INT64_MAX - value))
         start = _reserve(db, table_id, count, at_least=value + 1)
-        per_db[table_id] = [start, start + count]
+        per_db[table_id] = [start, start + count, grow]

@@ -10,10 +10,12 @@ Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
 from . import catalog
 from .catalog import fold, index_key, row_key, unique_key
+from .keycodec import key_encoder
 from .expr import AGGREGATES, Scope, compile_expr, truth
 from .rowcodec import decode_row, encode_row
 
-__all__ = ["TableWriter", "index_entry", "table_scope", "insert_rows", "Returning", "Upsert"]
+__all__ = ["TableWriter", "index_entry", "table_scope", "Inserter", "Param", "Returning",
+           "Upsert"]
 
 
 def table_scope(table):
@@ -77,12 +79,38 @@ class TableWriter:
         self.index_pos = [(ix, _positions(table, ix.column_ids)) for ix in table.indexes]
         self._insert_targets = {}
         self.col_ids = [c.id for c in table.columns]
+        # Precomputed for the per-row work: key prefixes, and per column a fast type
+        # test that accepts the common already-right values without calling coerce().
+        self.row_prefix = catalog.row_prefix(table.id)
+        self.pk_dirs = table.pk_directions
+        self.index_keys = [(ix, pos, catalog.index_prefix(table.id, ix.id), ix.directions)
+                           for ix, pos in self.index_pos]
+        self.not_null = [i for i, c in enumerate(table.columns) if c.not_null]
+        self.fast = [c.type.fast_check for c in table.columns]
+        self.pk_encode = key_encoder(self.pk_dirs)
+        self.index_keys = [(ix, pos, prefix, key_encoder(dirs))
+                           for ix, pos, prefix, dirs in self.index_keys]
 
     def index_entry(self, index, row, pos=None):
         """index_entry() of this table, with the column positions resolved once."""
         if pos is None:
             pos = _positions(self.table, index.column_ids)
         return index_entry(self.table, index, row, pos, self.pk_pos)
+
+    def _entries(self, row, pk_key):
+        """(index, key, value, indexed values) of every index entry of `row`, whose
+        primary key encodes as `pk_key` (the same bytes as index_entry())."""
+        out = []
+        for ix, pos, prefix, encode in self.index_keys:
+            vals = [row[i] for i in pos]
+            key = prefix + encode(vals)
+            if ix.unique:
+                if None in vals:
+                    key += pk_key
+                out.append((ix, key, pk_key, vals))
+            else:
+                out.append((ix, key + pk_key, b"", vals))
+        return out
 
     def insert_targets(self, column_names):
         """Row positions of INSERT's target `column_names` (None = every visible
@@ -124,7 +152,7 @@ class TableWriter:
         return [row[i] for i in self.pk_pos]
 
     def row_key(self, row):
-        return row_key(self.table.id, self.pk(row), self.table.pk_directions)
+        return self.row_prefix + self.pk_encode([row[i] for i in self.pk_pos])
 
     def default(self, i, params):
         f = self.defaults[i]
@@ -134,22 +162,28 @@ class TableWriter:
         """Coerce and check `row` in place (types, NOT NULL, CHECK); assigns an
         auto-increment id when the rowid column is NULL. Returns the row."""
         t = self.table
-        for i, c in enumerate(t.columns):
-            v = row[i]
-            if v is not None:
-                if c.type.family == "TEXT" and not isinstance(v, str) and \
-                        hasattr(v, "isoformat") and self.defaults[i] is not None:
-                    v = v.isoformat(" ")            # DEFAULT CURRENT_TIMESTAMP in TEXT
-                row[i] = c.type.coerce(v, c.name)
+        fast = self.fast
+        for i, v in enumerate(row):
+            if v is None:
+                continue
+            f = fast[i]
+            if f is not None and type(v) is f[0] and f[1](v):
+                continue
+            c = t.columns[i]
+            if c.type.family == "TEXT" and not isinstance(v, str) and \
+                    hasattr(v, "isoformat") and self.defaults[i] is not None:
+                v = v.isoformat(" ")            # DEFAULT CURRENT_TIMESTAMP in TEXT
+            row[i] = c.type.coerce(v, c.name)
         if self.rowid_pos is not None:
             v = row[self.rowid_pos]
             if v is None:
                 row[self.rowid_pos] = catalog.allocate_rowids(self.db, t.id, 1)[0]
             elif observe:
                 catalog.observe_rowid(self.db, t.id, v)
-        for i, c in enumerate(t.columns):
-            if c.not_null and row[i] is None:
-                raise IntegrityError(f"NOT NULL constraint failed: {t.name}.{c.name}")
+        for i in self.not_null:
+            if row[i] is None:
+                raise IntegrityError(f"NOT NULL constraint failed: {t.name}."
+                                     f"{t.columns[i].name}")
         for ck, f in self.checks:
             v = f(row, ())
             if v is not None and not truth(v):
@@ -170,16 +204,22 @@ class TableWriter:
                              f"{t.name} ({cols}): duplicate value {tuple(vals)!r}")
 
     def insert(self, txn, row):
-        key = self.row_key(row)
-        if txn.get(key) is not None:
-            self._dup_pk(row)
-        for index, pos in self.index_pos:
-            ikey, ival, vals = self.index_entry(index, row, pos)
-            if index.unique and None not in vals and txn.get(ikey) is not None:
-                self._dup_index(index, vals)
-            txn.put(ikey, ival)
-        txn.put(key, encode_row(dict(zip(self.col_ids, row))))
-        self.fks(txn).check_parents(txn, row)
+        pending = _Pending()
+        self.insert_items(row, pending)
+        pending.flush(self, txn)
+        fks = self._fks if self._fks is not None else self.fks(txn)
+        if fks.outgoing:
+            fks.check_parents(txn, row)
+
+    def insert_items(self, row, pending):
+        """Add the KV writes of inserting `row` (prepared) to `pending`: the row (its
+        key must be absent) and its index entries (a unique entry without NULLs must
+        be absent). Foreign keys are the caller's (check_parents after the flush)."""
+        pk_key = self.pk_encode([row[i] for i in self.pk_pos])
+        pending.add(self.row_prefix + pk_key, encode_row(dict(zip(self.col_ids, row))),
+                    True, row, None, None)
+        for index, ikey, ival, vals in self._entries(row, pk_key):
+            pending.add(ikey, ival, index.unique and None not in vals, row, index, vals)
 
     def delete(self, txn, row):
         for index, pos in self.index_pos:
@@ -189,8 +229,12 @@ class TableWriter:
 
     def update(self, txn, old, new):
         """Replace row `old` by `new` (already prepared); True when anything changed."""
-        old_key, new_key = self.row_key(old), self.row_key(new)
-        pk_moved = old_key != new_key
+        old_key = self.row_key(old)
+        if all(old[i] is new[i] for i in self.pk_pos):
+            new_key, pk_moved = old_key, False
+        else:
+            new_key = self.row_key(new)
+            pk_moved = old_key != new_key
         if pk_moved and txn.get(new_key) is not None:
             self._dup_pk(new)
         for index, pos in self.index_pos:
@@ -210,6 +254,32 @@ class TableWriter:
         fks = self.fks(txn)
         fks.parent_updated(txn, old, new, self.registry)
         fks.check_parents(txn, new, old)
+
+
+class _Pending:
+    """KV writes of inserts, sent to the transaction in one put_many call."""
+
+    __slots__ = ("items", "absent", "owners")
+
+    def __init__(self):
+        self.items, self.absent, self.owners = [], [], []
+
+    def add(self, key, value, absent, row, index, vals):
+        self.items.append((key, value))
+        self.absent.append(absent)
+        self.owners.append((row, index, vals))
+
+    def flush(self, writer, txn):
+        """Write everything; IntegrityError for the first key that already exists."""
+        if not self.items:
+            return
+        i = txn.put_many(self.items, self.absent)
+        self.items, self.absent, owners, self.owners = [], [], self.owners, []
+        if i is not None:
+            row, index, vals = owners[i]
+            if index is None:
+                writer._dup_pk(row)
+            writer._dup_index(index, vals)
 
 
 class Returning:
@@ -244,6 +314,8 @@ class Returning:
                 if c is not None:
                     code = "ROWID" if rc is not None and rc is c else c.type.family
             self.description.append((name, code))
+        self.description = tuple((name, code, None, None, None, None, None)
+                                 for name, code in self.description)
 
     def row(self, r, params):
         return tuple(f(r, params) for f in self.proj)
@@ -345,48 +417,115 @@ class Upsert:
         return None
 
 
-def insert_rows(writer, txn, column_names, value_rows, params, default_values=False,
-                upsert=None, returning=None):
-    """INSERT: `value_rows` are lists of compiled expressions (or None for DEFAULT) for
-    `column_names` (None = every visible column). Returns (rowcount, lastrowid,
+_BATCH = 1024         # KV writes per put_many call in executemany() inserts
+
+
+class Param:
+    """A VALUES item that is a bare placeholder: the row takes `params[key]`."""
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+
+class Inserter:
+    """A compiled INSERT into one table: `value_rows` are lists of VALUES items for
+    `column_names` (None = every visible column), each a compiled expression, a
+    `Param`, or None for DEFAULT. `run(txn, params)` returns (rowcount, lastrowid,
     returned rows): rowcount counts rows inserted or updated by DO UPDATE."""
-    t = writer.table
-    targets = writer.insert_targets(column_names)
-    count, last, out = 0, None, []
-    for exprs in ([[]] if default_values else value_rows):
-        if not default_values and len(exprs) != len(targets):
-            raise ProgrammingError(f"table {t.name} has {len(targets)} target columns but "
-                                   f"{len(exprs)} values were supplied")
-        row = [None] * len(t.columns)
-        given = set()
-        for i, e in zip(targets, exprs):
-            if e is not None:
+
+    def __init__(self, writer, column_names, value_rows, default_values=False,
+                 upsert=None, returning=None):
+        t = writer.table
+        targets = writer.insert_targets(column_names)
+        self.writer, self.upsert, self.returning = writer, upsert, returning
+        self.builders = []
+        for items in ([[]] if default_values else value_rows):
+            if not default_values and len(items) != len(targets):
+                raise ProgrammingError(f"table {t.name} has {len(targets)} target columns "
+                                       f"but {len(items)} values were supplied")
+            given = {i for i, e in zip(targets, items) if e is not None}
+            self.builders.append((
+                [(i, e.key) for i, e in zip(targets, items) if type(e) is Param],
+                [(i, e) for i, e in zip(targets, items) if e is not None
+                 and type(e) is not Param],
+                [(i, f) for i, f in enumerate(writer.defaults)
+                 if i not in given and f is not None]))
+        self.ncols = len(t.columns)
+
+    def run(self, txn, params):
+        w, upsert, returning = self.writer, self.upsert, self.returning
+        count, last, out = 0, None, []
+        for pslots, eslots, dslots in self.builders:
+            row = [None] * self.ncols
+            for i, k in pslots:
+                row[i] = params[k]
+            for i, e in eslots:
                 row[i] = e((), params)
-                given.add(i)
-        for i in range(len(t.columns)):
-            if i not in given:
-                row[i] = writer.default(i, params)
-        writer.prepare_row(row, params)
-        cur = upsert.existing(writer, txn, row) if upsert is not None else None
-        if cur is not None:
-            if not upsert.update:
-                continue
-            both = list(cur) + list(row)
-            if upsert.where is not None and not truth(upsert.where(both, params)):
-                continue
-            new = list(cur)
-            for i, f in upsert.sets:
-                new[i] = f(both, params)
-            changed_id = writer.rowid_pos is not None and \
-                new[writer.rowid_pos] != cur[writer.rowid_pos]
-            writer.prepare_row(new, params, observe=changed_id)
-            writer.update(txn, cur, new)
-            row = new
-        else:
-            writer.insert(txn, row)
-            if writer.rowid_pos is not None:
-                last = row[writer.rowid_pos]
-        count += 1
-        if returning is not None:
-            out.append(returning.row(row, params))
-    return count, last, out
+            for i, f in dslots:
+                row[i] = f((), params)
+            w.prepare_row(row, params)
+            cur = upsert.existing(w, txn, row) if upsert is not None else None
+            if cur is not None:
+                if not upsert.update:
+                    continue
+                both = list(cur) + list(row)
+                if upsert.where is not None and not truth(upsert.where(both, params)):
+                    continue
+                new = list(cur)
+                for i, f in upsert.sets:
+                    new[i] = f(both, params)
+                changed_id = w.rowid_pos is not None and \
+                    new[w.rowid_pos] != cur[w.rowid_pos]
+                w.prepare_row(new, params, observe=changed_id)
+                w.update(txn, cur, new)
+                row = new
+            else:
+                w.insert(txn, row)
+                if w.rowid_pos is not None:
+                    last = row[w.rowid_pos]
+            count += 1
+            if returning is not None:
+                out.append(returning.row(row, params))
+        return count, last, out
+
+    def run_many(self, txn, param_sets):
+        """run() once per parameter set: (total rowcount, last rowid)."""
+        total, last = 0, None
+        w = self.writer
+        if self.upsert is None and self.returning is None and len(self.builders) == 1 \
+                and not w.fks(txn).outgoing:
+            # The KV writes of many rows go to the engine in one call per _BATCH rows.
+            # A row that fails its checks first flushes the rows before it, so the
+            # error reported is the first one in row order, as row by row.
+            (pslots, eslots, dslots), = self.builders
+            n, rowid_pos = self.ncols, w.rowid_pos
+            prepare, items = w.prepare_row, w.insert_items
+            pending = _Pending()
+            try:
+                for params in param_sets:
+                    row = [None] * n
+                    for i, k in pslots:
+                        row[i] = params[k]
+                    for i, e in eslots:
+                        row[i] = e((), params)
+                    for i, f in dslots:
+                        row[i] = f((), params)
+                    prepare(row, params)
+                    items(row, pending)
+                    if rowid_pos is not None:
+                        last = row[rowid_pos]
+                    total += 1
+                    if len(pending.items) >= _BATCH:
+                        pending.flush(w, txn)
+            except Exception:
+                pending.flush(w, txn)       # an earlier row's duplicate comes first
+                raise
+            pending.flush(w, txn)
+            return total, last
+        for params in param_sets:
+            n, lr, _ = self.run(txn, params)
+            total += n
+            if lr is not None:
+                last = lr
+        return total, last

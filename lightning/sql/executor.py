@@ -16,14 +16,14 @@ from sqlglot import exp
 from ..dbapi.executor import Result
 from ..errors import NotSupportedError, ProgrammingError
 from . import catalog, ddl
-from .dml import Returning, TableWriter, Upsert, insert_rows
+from .dml import Inserter, Param, Returning, TableWriter, Upsert
 from .expr import Scope, compile_expr, truth
-from .parse import parse
+from .parse import QMARK_PREFIX, parse
 from .select import SelectPlan
 
 __all__ = ["SqlExecutor"]
 
-_PLAN_DESC = [("plan", "TEXT")]
+_PLAN_DESC = (("plan", "TEXT", None, None, None, None, None),)
 
 
 def _dead():
@@ -39,17 +39,15 @@ class _Insert:
             target = target.this
         table = catalog.load_table(txn, target.name)
         self.writer = TableWriter(table, db)
-        self.columns = cols
-        self.default_values = bool(tree.args.get("default"))
-        self.rows = []
+        default_values = bool(tree.args.get("default"))
+        rows = []
         src = tree.expression
-        if not self.default_values:
+        if not default_values:
             if not isinstance(src, exp.Values):
                 raise NotSupportedError("INSERT ... SELECT is not supported yet")
             for tup in src.expressions:
                 vals = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
-                self.rows.append([None if isinstance(v, exp.Var) and v.name.upper()
-                                  == "DEFAULT" else compile_expr(v, Scope()) for v in vals])
+                rows.append([_value_item(v) for v in vals])
         for arg in ("where",):
             if tree.args.get(arg):
                 raise NotSupportedError(f"INSERT ... {arg.upper()} is not supported yet")
@@ -60,6 +58,8 @@ class _Insert:
         self.upsert = Upsert(table, conflict) if conflict is not None else None
         ret = tree.args.get("returning")
         self.returning = Returning(table, ret) if ret is not None else None
+        self.inserter = Inserter(self.writer, cols, rows, default_values, self.upsert,
+                                 self.returning)
 
     def explain(self):
         out = [f"INSERT INTO {self.writer.table.name}"]
@@ -68,12 +68,27 @@ class _Insert:
         return out
 
     def run(self, txn, params):
-        n, last, rows = insert_rows(self.writer, txn, self.columns, self.rows, params,
-                                    self.default_values, self.upsert, self.returning)
+        n, last, rows = self.inserter.run(txn, params)
         if self.returning is not None:
             return Result(description=self.returning.description, rows=rows,
                           rowcount=n, lastrowid=last)
         return Result(rowcount=n, lastrowid=last)
+
+    def run_many(self, txn, param_sets):
+        n, last = self.inserter.run_many(txn, param_sets)
+        return Result(rowcount=n, lastrowid=last)
+
+
+def _value_item(node):
+    """A VALUES item for dml.Inserter: None for DEFAULT, a Param for a bare
+    placeholder, else the compiled expression."""
+    if isinstance(node, exp.Var) and node.name.upper() == "DEFAULT":
+        return None
+    if isinstance(node, exp.Placeholder) and node.this:
+        name = node.this
+        return Param(int(name[len(QMARK_PREFIX):]) if name.startswith(QMARK_PREFIX)
+                     else name)
+    return compile_expr(node, Scope())
 
 
 class _Modify:
@@ -112,8 +127,10 @@ class _Modify:
         rows = [r for r in self.access.rows(txn, params)
                 if where is None or truth(where(r, params))]
         out, count = [], 0
+        fks = w.fks(txn)
+        reread = bool(fks.outgoing or fks.incoming)
         for row in rows:
-            if w.table.foreign_keys or w.fks(txn).incoming:
+            if reread:
                 row = w.current(txn, row)       # a cascade may have changed or deleted it
                 if row is None:
                     continue
@@ -134,6 +151,12 @@ class _Modify:
             return Result(description=self.returning.description, rows=out,
                           rowcount=count)
         return Result(rowcount=count)
+
+    def run_many(self, txn, param_sets):
+        total = 0
+        for params in param_sets:
+            total += self.run(txn, params).rowcount
+        return Result(rowcount=total)
 
 
 class _Select:
@@ -176,34 +199,59 @@ class SqlExecutor:
         self._ver_txn, self._ver, self._ver_dirty = weakref.ref(txn), version, False
         return version
 
-    def execute(self, txn, sql, params):
+    def _prepared(self, txn, sql):
+        """(explain, prepared) for a cacheable statement, or (None, tree) for DDL."""
         version = self._schema_version(txn)
-        hit = self._cache.get(sql)
+        cache = self._cache
+        hit = cache.get(sql)
         if hit is not None and hit[0] == version:
-            self._cache.move_to_end(sql)
-            explain, prepared = hit[1], hit[2]
-        else:
-            parsed = parse(sql)
-            tree = parsed.tree
-            cls = _PREPARED.get(type(tree))
-            if cls is None:
-                if parsed.explain:
-                    raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
-                                            "not supported")
-                if txn is self._ver_txn():
-                    self._ver_dirty = True
-                return self._ddl(txn, tree)
-            prepared = cls(txn, tree, self._db)
-            explain = parsed.explain
-            if self._size > 0:
-                self._cache[sql] = (version, explain, prepared)
-                self._cache.move_to_end(sql)
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+            cache.move_to_end(sql)
+            return hit[1], hit[2]
+        parsed = parse(sql)
+        tree = parsed.tree
+        cls = _PREPARED.get(type(tree))
+        if cls is None:
+            if parsed.explain:
+                raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
+                                        "not supported")
+            return None, tree
+        prepared = cls(txn, tree, self._db)
+        if self._size > 0:
+            cache[sql] = (version, parsed.explain, prepared)
+            cache.move_to_end(sql)
+            while len(cache) > self._size:
+                cache.popitem(last=False)
+        return parsed.explain, prepared
+
+    def execute(self, txn, sql, params):
+        explain, prepared = self._prepared(txn, sql)
+        if explain is None:
+            if txn is self._ver_txn():
+                self._ver_dirty = True
+            return self._ddl(txn, prepared)
         if explain:
             return Result(description=_PLAN_DESC,
                           rows=[(line,) for line in prepared.explain()])
         return prepared.run(txn, params)
+
+    def execute_many(self, txn, sql, param_sets):
+        """execute() once per parameter set, preparing once (the driver's optional
+        protocol method): one Result with the summed rowcount."""
+        explain, prepared = self._prepared(txn, sql)
+        if explain is None or explain or isinstance(prepared, _Select) or \
+                getattr(prepared, "returning", None) is not None:
+            # DDL (may change the schema between sets) or a statement with rows:
+            # one execute() per set, which raises for rows as executemany() must
+            total, last = 0, None
+            for params in param_sets:
+                r = self.execute(txn, sql, params)
+                if r.description is not None:
+                    raise ProgrammingError("executemany() can only run statements that "
+                                           "return no rows")
+                total += max(r.rowcount, 0)
+                last = r.lastrowid
+            return Result(rowcount=total, lastrowid=last)
+        return prepared.run_many(txn, param_sets)
 
     def _ddl(self, txn, tree):
         kind = (tree.args.get("kind") or "").upper()

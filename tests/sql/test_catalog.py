@@ -328,7 +328,24 @@ def test_observe_rowid(db):
     cat.observe_rowid(db, 2, 10_000)          # beyond the block: a new block, persisted
     assert cat.allocate_rowids(db, 2)[0] == 10_001
     cat._blocks.pop(db)
-    assert cat.allocate_rowids(db, 2)[0] == 10_001 + cat.ROWID_BLOCK
+    # the block reserved for 10_000 was the table's second one: twice ROWID_BLOCK
+    assert cat.allocate_rowids(db, 2)[0] == 10_001 + 2 * cat.ROWID_BLOCK
+
+
+def test_observe_rowid_climbing_ids_reserve_doubling_blocks(db, monkeypatch):
+    calls = []
+    real = cat._reserve
+
+    def counting(*a, **kw):
+        calls.append(a)
+        return real(*a, **kw)
+    monkeypatch.setattr(cat, "_reserve", counting)
+    for v in range(1, 100_001):
+        cat.observe_rowid(db, 3, v)
+    assert len(calls) <= 20             # 64, 128, ... 65536, then 65536-sized blocks
+    assert cat.allocate_rowids(db, 3)[0] == 100_001
+    cat._blocks.pop(db)                 # another process: beyond every reserved id
+    assert cat.allocate_rowids(db, 3)[0] > 100_001
     cat.observe_rowid(db, 2, (1 << 63) - 1)
     with pytest.raises(DataError, match="exhausted"):
         cat.allocate_rowids(db, 2)

@@ -233,6 +233,36 @@ def test_failed_statement_leaves_data(con):
     _check_indexes(con, "f")
 
 
+def test_executemany_insert_is_one_statement_in_row_order(con):
+    con.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, u TEXT UNIQUE, n INTEGER NOT NULL)")
+    con.execute("INSERT INTO m VALUES (1, 'one', 1)")
+    con.commit()
+    rows = [(i, f"u{i}", i) for i in range(2, 3000)]
+    # a duplicate id far past the first flush of batched writes: nothing stays
+    bad = rows[:2500] + [(7, "dup", 0)] + rows[2500:]
+    with pytest.raises(lightning.IntegrityError, match=r"PRIMARY KEY.*\(7,\)"):
+        con.executemany("INSERT INTO m VALUES (?, ?, ?)", bad)
+    assert con.execute("SELECT count(*) FROM m").fetchone() == (1,)
+    # the first failing row decides the error: a duplicate UNIQUE value in row 3
+    # comes before a NOT NULL violation in row 5, and a bad parameter set after both
+    bad = [(10, "a", 1), (11, "b", 1), (12, "one", 1), (13, "c", 1), (14, "d", None),
+           ("not", "a", "row", "!")]
+    with pytest.raises(lightning.IntegrityError, match="index .* duplicate value "
+                                                       r"\('one',\)"):
+        con.executemany("INSERT INTO m VALUES (?, ?, ?)", bad)
+    with pytest.raises(lightning.IntegrityError, match="NOT NULL"):
+        con.executemany("INSERT INTO m VALUES (?, ?, ?)", bad[:2] + bad[3:])
+    with pytest.raises(lightning.ProgrammingError, match="incorrect number"):
+        con.executemany("INSERT INTO m VALUES (?, ?, ?)", bad[:2] + bad[5:])
+    assert con.execute("SELECT count(*) FROM m").fetchone() == (1,)
+    cur = con.executemany("INSERT INTO m VALUES (?, ?, ?)", rows)
+    assert cur.rowcount == len(rows) and cur.lastrowid == 2999
+    con.commit()
+    assert con.execute("SELECT count(*), max(id) FROM m").fetchone() == (len(rows) + 1,
+                                                                          2999)
+    _check_indexes(con, "m")
+
+
 def test_transactions_across_connections(tmp_path):
     path = str(tmp_path / "db.ldb")
     a = lightning.connect(path)
