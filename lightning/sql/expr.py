@@ -8,11 +8,14 @@ Semantics (SQLite's where SQLite and the standard agree):
   * NULL is None; comparisons and arithmetic with NULL give NULL; AND/OR/NOT follow
     three-valued logic; WHERE/HAVING/CHECK keep a row only when the value is true
     (`truth`), and CHECK fails only when it is false.
-  * integer / integer truncates toward zero; division or modulo by zero is NULL.
+  * integer / integer truncates toward zero; division or modulo by zero is NULL; an
+    INTEGER result outside the signed 64-bit range is a DataError "integer overflow"
+    (SQLite would switch to REAL).
   * values of different classes compare numbers < text < blob (SQLite's order);
     bool counts as a number, Decimal mixes with float as float.
   * LIKE is case-insensitive for ASCII letters, `%` and `_` wildcards.
-  * round() rounds half away from zero and returns a REAL, as SQLite does.
+  * function calls: the node is mapped to a name and arguments here (`_function`),
+    the implementation, arity and NULL handling are in functions.py.
 Aggregate calls are not evaluated here: the caller (select.py) maps each aggregate
 node to a slot of the row (`Scope.slots`).
 """
@@ -26,6 +29,9 @@ from sqlglot import exp
 
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from .catalog import fold
+from .functions import FUNCTIONS, INT_MAX, INT_MIN, check_int, extract_field, resolve
+from .functions import LOWER_MAP as _LOWER
+from .functions import to_text as _to_text
 from .parse import QMARK_PREFIX
 from .types import parse_type
 
@@ -124,22 +130,40 @@ def _arith(op):
         if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
             raise DataError(f"cannot apply {op} to {a!r} and {b!r}")
         a, b = _num(a, b)
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if b == 0:
-            return None
-        if op == "/":
-            if isinstance(a, int) and isinstance(b, int):
-                return _int_div(a, b)
-            return a / b
-        if isinstance(a, int) and isinstance(b, int):
-            return a - b * _int_div(a, b)
-        return math.fmod(a, b)
+        try:
+            if op == "+":
+                r = a + b
+            elif op == "-":
+                r = a - b
+            elif op == "*":
+                r = a * b
+            elif b == 0:
+                return None
+            elif op == "/":
+                r = _int_div(a, b) if isinstance(a, int) and isinstance(b, int) else a / b
+            elif isinstance(a, int) and isinstance(b, int):
+                return a - b * _int_div(a, b)
+            else:
+                return math.fmod(a, b)
+        except TypeError:
+            raise DataError(f"cannot apply {op} to {a!r} and {b!r}") from None
+        # INTEGER is signed 64-bit: leaving the range is an error (SQLite would
+        # silently switch to REAL)
+        if type(r) is int and not INT_MIN <= r <= INT_MAX:
+            raise DataError(f"integer overflow: {a} {op} {b}")
+        return r
     return f
+
+
+def _neg(x):
+    if x is None:
+        return None
+    if isinstance(x, (str, bytes)):
+        raise DataError(f"cannot apply unary - to {x!r}")
+    try:
+        return check_int(-x, f"-({x})")
+    except TypeError:
+        raise DataError(f"cannot apply unary - to {x!r}") from None
 
 
 _LIKE_CACHE = {}
@@ -163,46 +187,6 @@ def _like_regex(pattern, escape=None):
             _LIKE_CACHE.clear()
         _LIKE_CACHE[key] = r
     return r
-
-
-def _to_text(v):
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, _dt.datetime):
-        return v.isoformat(" ")
-    return str(v)
-
-
-def _round(x, n=0):
-    if x is None or n is None:
-        return None
-    x = float(x)
-    n = int(n)
-    m = 10.0 ** n
-    return math.copysign(math.floor(abs(x) * m + 0.5) / m, x)
-
-
-def _substr(s, start, length=None):
-    if s is None or start is None:
-        return None
-    s = _to_text(s) if not isinstance(s, bytes) else s
-    start = int(start)
-    if length is None:
-        i = start - 1 if start > 0 else (len(s) + start if start < 0 else 0)
-        return s[max(i, 0):]
-    length = int(length)
-    if start > 0:
-        i = start - 1
-    elif start < 0:
-        i = len(s) + start
-    else:
-        i, length = 0, length - 1
-    if length < 0:
-        i, length = i + length, -length
-    j = i + length
-    return s[max(i, 0):max(j, 0)]
 
 
 def _cast(v, type_name):
@@ -230,29 +214,6 @@ def _cast(v, type_name):
         return parse_type(type_name).coerce(v, "CAST")
     except (ValueError, ArithmeticError, OverflowError):
         raise DataError(f"cannot CAST {v!r} AS {type_name}") from None
-
-
-def _null_safe(fn):
-    def f(*args):
-        if any(a is None for a in args):
-            return None
-        return fn(*args)
-    return f
-
-
-_FUNCS = {
-    "LOWER": (1, 1, _null_safe(lambda s: _to_text(s).translate(_LOWER))),
-    "UPPER": (1, 1, _null_safe(lambda s: _to_text(s).translate(_UPPER))),
-    "LENGTH": (1, 1, _null_safe(lambda s: len(s) if isinstance(s, bytes)
-                                else len(_to_text(s)))),
-    "ABS": (1, 1, _null_safe(lambda x: abs(x) if not isinstance(x, bool) else int(x))),
-    "ROUND": (1, 2, _round),
-    "SUBSTR": (2, 3, _substr), "SUBSTRING": (2, 3, _substr),
-    "TRIM": (1, 1, _null_safe(lambda s: _to_text(s).strip(" "))),
-    "IFNULL": (2, 2, lambda a, b: a if a is not None else b),
-}
-_LOWER = {c: c + 32 for c in range(65, 91)}
-_UPPER = {c + 32: c for c in range(65, 91)}
 
 
 def _literal(node):
@@ -378,11 +339,7 @@ def compile_expr(node, scope):
         return lambda r, p: f(a(r, p), b(r, p))
     if t is exp.Neg:
         a = c(node.this)
-
-        def neg(r, p):
-            x = a(r, p)
-            return None if x is None else -x
-        return neg
+        return lambda r, p: _neg(a(r, p))
     if t is exp.DPipe:
         a, b = c(node.this), c(node.expression)
 
@@ -494,39 +451,69 @@ def compile_expr(node, scope):
         raise ProgrammingError(f"misuse of aggregate function {node.key.upper()}()")
     fname, args = _function(node)
     if fname is not None:
-        spec = _FUNCS.get(fname)
-        if spec is None:
-            raise NotSupportedError(f"function not supported: {fname.lower()}()")
-        lo, hi, fn = spec
-        if not lo <= len(args) <= hi:
-            raise ProgrammingError(f"wrong number of arguments to function "
-                                   f"{fname.lower()}()")
+        fn = resolve(fname, len(args))
         cargs = [c(a) for a in args]
+        if not cargs:
+            return lambda r, p: fn()
+        if len(cargs) == 1:
+            a0 = cargs[0]
+            return lambda r, p: fn(a0(r, p))
         return lambda r, p: fn(*[a(r, p) for a in cargs])
     if isinstance(node, exp.Star):
         raise ProgrammingError("* is only allowed in the select list and COUNT(*)")
     raise NotSupportedError(f"expression not supported: {node.sql(dialect='sqlite')}")
 
 
+# sqlglot node class -> our function name (functions.py), where sqlglot's own name
+# (`sql_name()`) is not the SQL spelling
+_FUNC_NAMES = {exp.StrPosition: "INSTR", exp.Chr: "CHAR", exp.ConcatWs: "CONCAT_WS",
+               exp.Rand: "RANDOM", exp.Pow: "POWER", exp.Substring: "SUBSTR",
+               exp.TimeToStr: "STRFTIME"}
+
+
 def _function(node):
-    """(NAME, argument nodes) of a scalar function call node, else (None, None)."""
+    """(NAME, argument nodes) of a scalar function call node, else (None, None).
+    sqlglot turns many calls into typed nodes (instr -> StrPosition, max(a, b) ->
+    Greatest, ltrim -> Trim(position=LEADING), strftime -> TimeToStr, ...)."""
     if isinstance(node, exp.Anonymous):
         return node.name.upper(), list(node.expressions)
-    m = {exp.Lower: "LOWER", exp.Upper: "UPPER", exp.Length: "LENGTH", exp.Abs: "ABS",
-         exp.Round: "ROUND", exp.Substring: "SUBSTR", exp.Trim: "TRIM"}
-    name = m.get(type(node))
-    if name is None:
-        if isinstance(node, exp.Func):
-            return node.sql_name().upper(), [a for a in node.args.values()
-                                             if isinstance(a, exp.Expression)]
+    if not isinstance(node, exp.Func):
         return None, None
-    if name == "ROUND":
-        args = [node.this] + ([node.args["decimals"]] if node.args.get("decimals") else [])
-    elif name == "SUBSTR":
-        args = [node.this, node.args["start"]] + \
-            ([node.args["length"]] if node.args.get("length") else [])
-    else:
-        args = [node.this]
+    t = type(node)
+    if t is exp.Trim:
+        pos = (node.args.get("position") or "").upper()
+        name = {"LEADING": "LTRIM", "TRAILING": "RTRIM"}.get(pos, "TRIM")
+        return name, [node.this] + ([node.expression] if node.expression else [])
+    if t in (exp.Greatest, exp.Least):
+        # SQLite's scalar max(a, b, ...) propagates NULL; GREATEST/LEAST skip NULLs
+        ignore = node.args.get("ignore_nulls")
+        name = ("GREATEST" if ignore else "MAX") if t is exp.Greatest else \
+            ("LEAST" if ignore else "MIN")
+        return name, [node.this] + list(node.expressions)
+    if t is exp.TimeToStr:
+        v = node.this
+        if isinstance(v, exp.TsOrDsToTimestamp):
+            v = v.this
+        return "STRFTIME", [node.args["format"], v]
+    if t is exp.Extract:
+        field = node.this.name if isinstance(node.this, (exp.Var, exp.Identifier,
+                                                         exp.Literal)) else None
+        if not field:
+            raise NotSupportedError(f"EXTRACT field not supported: {node.this.sql()}")
+        extract_field(field)
+        return "EXTRACT", [exp.Literal.string(field), node.expression]
+    name = _FUNC_NAMES.get(t) or node.sql_name().upper()
+    if name not in FUNCTIONS:               # name the function as the user spelled it
+        said = node.sql(dialect="sqlite").split("(")[0].strip().upper()
+        if said.replace("_", "").isalnum():
+            name = said
+    args = []
+    for key in t.arg_types:
+        v = node.args.get(key)
+        if isinstance(v, exp.Expression):
+            args.append(v)
+        elif isinstance(v, list):
+            args.extend(e for e in v if isinstance(e, exp.Expression))
     return name, args
 
 
