@@ -10,6 +10,7 @@
  *                                            declines: varints over 64 bits, a
  *                                            non-bytes `data`, a non-int column id)
  *   encode_row(values, types) -> bytes | NotImplemented   (rowcodec.encode_row)
+ *   encode_row_ids(ids, values) -> bytes | NotImplemented (rowcodec.encode_row_ids)
  *   encode_key(values, desc)  -> bytes | NotImplemented   (keycodec.encode_key;
  *                                            desc: None or a sequence of bools)
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
@@ -450,6 +451,56 @@ done:
     return r;
 }
 
+/* encode_row_ids(ids: tuple of ints, values: list | tuple) -> bytes | NotImplemented:
+ * encode_row(dict(zip(ids, values))) without building the dict. */
+static PyObject *encode_row_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_row_ids(ids, values) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *ids = args[0], *values = args[1];
+    if (!PyTuple_CheckExact(ids) || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        Py_RETURN_NOTIMPLEMENTED;
+    Py_ssize_t n = PyTuple_GET_SIZE(ids);
+    if (PySequence_Fast_GET_SIZE(values) != n) Py_RETURN_NOTIMPLEMENTED;
+    PyObject **vals = PySequence_Fast_ITEMS(values);
+    Item small[SMALL_COLS], *items = small;
+    PyObject *r = NULL;
+    if (n > SMALL_COLS && !(items = PyMem_Malloc(sizeof(Item) * (size_t)n)))
+        return PyErr_NoMemory();
+    Buf b;
+    buf_init(&b);
+    for (Py_ssize_t i = 0; i < n; i++) {      /* borrowed refs: `values` holds them */
+        PyObject *k = PyTuple_GET_ITEM(ids, i);
+        int ovf;
+        long long id = PyLong_CheckExact(k) ? PyLong_AsLongLongAndOverflow(k, &ovf) : -1;
+        if (!PyLong_CheckExact(k) || ovf || id < 0 || (id >> 59) != 0) {
+            r = Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+        Py_ssize_t j = i;                       /* insertion sort by id */
+        while (j > 0 && items[j - 1].id > id) { items[j] = items[j - 1]; j--; }
+        if (j > 0 && items[j - 1].id == id) { r = Py_NewRef(Py_NotImplemented); goto done; }
+        items[j].id = id;
+        items[j].key = NULL;
+        items[j].value = vals[i];
+    }
+    if (buf_byte(&b, 1) < 0) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *val = items[i].value;
+        if (val == Py_None) continue;
+        PyObject *e = encode_column(&b, (uint64_t)items[i].id, val);
+        if (!e) goto done;
+        if (e == DECLINE) { r = Py_NewRef(Py_NotImplemented); goto done; }
+    }
+    r = PyBytes_FromStringAndSize((const char *)b.p, (Py_ssize_t)b.len);
+done:
+    if (items != small) PyMem_Free(items);
+    buf_free(&b);
+    return r;
+}
+
 /* ---- keys: encoding --------------------------------------------------------------- */
 
 static int key_escaped(Buf *b, unsigned char tag, const char *s, Py_ssize_t n) {
@@ -715,6 +766,8 @@ static PyMethodDef methods[] = {
      "decode_row(data, schema) -> list: rowcodec.decode_row in C."},
     {"encode_row", (PyCFunction)(void (*)(void))encode_row, METH_FASTCALL,
      "encode_row(values: dict, types | None) -> bytes or NotImplemented."},
+    {"encode_row_ids", (PyCFunction)(void (*)(void))encode_row_ids, METH_FASTCALL,
+     "encode_row_ids(ids: tuple, values: list | tuple) -> bytes or NotImplemented."},
     {"encode_key", (PyCFunction)(void (*)(void))encode_key, METH_FASTCALL,
      "encode_key(values: list | tuple, desc: None | list/tuple of bools) -> bytes or "
      "NotImplemented."},

@@ -44,9 +44,8 @@ from decimal import Decimal
 
 from ..errors import DataError
 from ..kv import prefix_successor
-from . import catalog
 from .catalog import index_prefix, row_prefix
-from .keycodec import encode_key, key_encoder
+from .keycodec import encode_key, key_decoder, key_encoder
 from .rowcodec import column_ids, decode_row_ids
 
 __all__ = ["Access", "KINDS"]
@@ -132,7 +131,12 @@ class Access:
             self._prefix = row_prefix(table.id)
         else:
             self._prefix = index_prefix(table.id, index.id)
-            self._pk_dirs = table.pk_directions
+            self._skip_values = key_decoder(len(index.column_ids), index.directions)
+        # encoders of the pinned prefix and of one range bound, directions fixed once
+        self._eq_encode = key_encoder(self._dirs[:len(self.eq)])
+        n = len(self.eq)
+        self._bound_encode = key_encoder(self._dirs[n:n + 1]) if n < len(self._dirs) \
+            else None
         if kind == "pk_point":      # point_key(): per pinned column (pos, fn, fast check)
             self._point = [(pos, fns[0], self._cols[pos].type.fast_check)
                            for pos, fns, _ in self.eq]
@@ -234,10 +238,10 @@ class Access:
         if not self.eq:
             return [b""]
         lists = [self._point_values(pos, fns, params) for pos, fns, _ in self.eq]
-        dirs = self._dirs[:len(lists)]
+        enc = self._eq_encode
         if len(lists) == 1:
-            return sorted({encode_key([v], dirs) for v in lists[0]})
-        return sorted({encode_key(p, dirs) for p in itertools.product(*lists)})
+            return sorted({enc([v]) for v in lists[0]})
+        return sorted({enc(p) for p in itertools.product(*lists)})
 
     def point_key(self, params):
         """pk_point: the key of the one row the pk values name, or None when a value
@@ -270,19 +274,19 @@ class Access:
         if lo is None and hi is None:
             return [(base + p, prefix_successor(base + p)) for p in points]
         desc = self._dirs[n] in ("DESC", True)
-        d = [desc]
+        enc = self._bound_encode
         if desc:                            # key order is reversed: swap the roles
             lo, hi = hi, lo
         spans = []
         for p in points:
             pp = base + p
             if lo is not None:
-                k = pp + encode_key([lo[0]], d)
+                k = pp + enc([lo[0]])
                 start = k if lo[1] else prefix_successor(k)
             else:
                 start = pp if desc else prefix_successor(pp + _NULL_ASC)  # past NULLs
             if hi is not None:
-                k = pp + encode_key([hi[0]], d)
+                k = pp + enc([hi[0]])
                 end = prefix_successor(k) if hi[1] else k
             else:
                 end = pp + _NULL_DESC if desc else prefix_successor(pp)
@@ -326,12 +330,13 @@ class Access:
                 yield decode_row_ids(v, ids)
 
     def _index_rows(self, txn, spans):
-        t, ix, base, rev = self.table, self.index, self._prefix, self.reverse
-        rp, ids = row_prefix(t.id), self._ids
-        pk_encode = key_encoder(self._pk_dirs)
+        t, base, rev = self.table, self._prefix, self.reverse
+        rp, ids, skip, get = row_prefix(t.id), self._ids, self._skip_values, txn.get
+        nb = len(base)
         for start, end in spans:
             for k, v in txn.scan(start, end, reverse=rev):
-                _, pk = catalog.decode_index_key(k, t, ix, v, base)
-                raw = txn.get(rp + pk_encode(pk))
+                # the row key is the row prefix and the encoded pk: a unique entry's
+                # value, or the bytes after a non-unique entry's indexed values
+                raw = get(rp + (v if v else k[skip(k, nb)[1]:]))
                 if raw is not None:
                     yield decode_row_ids(raw, ids)

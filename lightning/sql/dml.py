@@ -12,7 +12,8 @@ from . import catalog
 from .catalog import fold, index_key, row_key, unique_key
 from .keycodec import key_encoder
 from .expr import AGGREGATES, Scope, compile_expr, truth
-from .rowcodec import decode_row, encode_row
+from .rowcodec import decode_row, encode_row_ids
+from .types import ALWAYS as _ALWAYS
 
 __all__ = ["TableWriter", "index_entry", "table_scope", "Inserter", "Param", "Returning",
            "Upsert"]
@@ -48,6 +49,24 @@ def index_entry(table, index, row, pos=None, pk_pos=None):
             b"", vals)
 
 
+def _fast(sql_type):
+    f = sql_type.fast_check
+    if f is None:
+        return None
+    if f[0] is int:
+        lo, hi = sql_type.int_range
+        return int, None, lo, hi
+    return f[0], None if f[1] is _ALWAYS else f[1], None, None
+
+
+def _getter(positions):
+    """f(row) -> list of row[i] for i in positions (a list: key encoders take lists)."""
+    if len(positions) == 1:
+        p, = positions
+        return lambda row: [row[p]]
+    return lambda row: [row[i] for i in positions]
+
+
 def _positions(table, ids):
     return [next(i for i, c in enumerate(table.columns) if c.id == cid) for cid in ids]
 
@@ -79,6 +98,7 @@ class TableWriter:
         self.index_pos = [(ix, _positions(table, ix.column_ids)) for ix in table.indexes]
         self._insert_targets = {}
         self.col_ids = [c.id for c in table.columns]
+        self.col_ids_t = tuple(self.col_ids)
         # Precomputed for the per-row work: key prefixes, and per column a fast type
         # test that accepts the common already-right values without calling coerce().
         self.row_prefix = catalog.row_prefix(table.id)
@@ -86,7 +106,10 @@ class TableWriter:
         self.index_keys = [(ix, pos, catalog.index_prefix(table.id, ix.id), ix.directions)
                            for ix, pos in self.index_pos]
         self.not_null = [i for i, c in enumerate(table.columns) if c.not_null]
-        self.fast = [c.type.fast_check for c in table.columns]
+        # per column: None, or (type, test or None, lo, hi) under which a value needs
+        # no coerce(): of that exact type and passing the test / within lo..hi
+        self.fast = [_fast(c.type) for c in table.columns]
+        self.pk_values = _getter(self.pk_pos)
         self.pk_encode = key_encoder(self.pk_dirs)
         self.index_keys = [(ix, pos, prefix, key_encoder(dirs))
                            for ix, pos, prefix, dirs in self.index_keys]
@@ -96,21 +119,6 @@ class TableWriter:
         if pos is None:
             pos = _positions(self.table, index.column_ids)
         return index_entry(self.table, index, row, pos, self.pk_pos)
-
-    def _entries(self, row, pk_key):
-        """(index, key, value, indexed values) of every index entry of `row`, whose
-        primary key encodes as `pk_key` (the same bytes as index_entry())."""
-        out = []
-        for ix, pos, prefix, encode in self.index_keys:
-            vals = [row[i] for i in pos]
-            key = prefix + encode(vals)
-            if ix.unique:
-                if None in vals:
-                    key += pk_key
-                out.append((ix, key, pk_key, vals))
-            else:
-                out.append((ix, key + pk_key, b"", vals))
-        return out
 
     def insert_targets(self, column_names):
         """Row positions of INSERT's target `column_names` (None = every visible
@@ -167,8 +175,13 @@ class TableWriter:
             if v is None:
                 continue
             f = fast[i]
-            if f is not None and type(v) is f[0] and f[1](v):
-                continue
+            if f is not None and type(v) is f[0]:
+                lo = f[2]
+                if lo is None:
+                    if f[1] is None or f[1](v):
+                        continue
+                elif lo <= v <= f[3]:
+                    continue
             c = t.columns[i]
             if c.type.family == "TEXT" and not isinstance(v, str) and \
                     hasattr(v, "isoformat") and self.defaults[i] is not None:
@@ -215,11 +228,25 @@ class TableWriter:
         """Add the KV writes of inserting `row` (prepared) to `pending`: the row (its
         key must be absent) and its index entries (a unique entry without NULLs must
         be absent). Foreign keys are the caller's (check_parents after the flush)."""
-        pk_key = self.pk_encode([row[i] for i in self.pk_pos])
-        pending.add(self.row_prefix + pk_key, encode_row(dict(zip(self.col_ids, row))),
-                    True, row, None, None)
-        for index, ikey, ival, vals in self._entries(row, pk_key):
-            pending.add(ikey, ival, index.unique and None not in vals, row, index, vals)
+        pk_key = self.pk_encode(self.pk_values(row))
+        items, absent, owners = pending.items, pending.absent, pending.owners
+        items.append((self.row_prefix + pk_key, encode_row_ids(self.col_ids_t, row)))
+        absent.append(True)
+        owners.append((row, None, None))
+        for ix, pos, prefix, encode in self.index_keys:
+            vals = [row[i] for i in pos]
+            key = prefix + encode(vals)
+            if ix.unique:
+                if None in vals:
+                    key += pk_key
+                    absent.append(False)
+                else:
+                    absent.append(True)
+                items.append((key, pk_key))
+            else:
+                items.append((key + pk_key, b""))
+                absent.append(False)
+            owners.append((row, ix, vals))
 
     def delete(self, txn, row):
         for index, pos in self.index_pos:
@@ -250,7 +277,7 @@ class TableWriter:
             txn.put(nkey, nval)
         if pk_moved:
             txn.delete(old_key)
-        txn.put(new_key, encode_row(dict(zip(self.col_ids, new))))
+        txn.put(new_key, encode_row_ids(self.col_ids_t, new))
         fks = self.fks(txn)
         fks.parent_updated(txn, old, new, self.registry)
         fks.check_parents(txn, new, old)
@@ -263,11 +290,6 @@ class _Pending:
 
     def __init__(self):
         self.items, self.absent, self.owners = [], [], []
-
-    def add(self, key, value, absent, row, index, vals):
-        self.items.append((key, value))
-        self.absent.append(absent)
-        self.owners.append((row, index, vals))
 
     def flush(self, writer, txn):
         """Write everything; IntegrityError for the first key that already exists."""

@@ -85,7 +85,7 @@ from decimal import Decimal
 from ..errors import CorruptionError, DataError
 
 __all__ = [
-    "encode_key", "key_encoder", "decode_key", "encode_value", "decode_value", "encode_int",
+    "encode_key", "key_encoder", "decode_key", "key_decoder", "encode_value", "decode_value", "encode_int",
     "TAG_NULL", "TAG_FALSE", "TAG_TRUE", "TAG_INT_MIN", "TAG_INT_ZERO", "TAG_INT_MAX",
     "TAG_FLOAT", "TAG_DEC_NEG_INF", "TAG_DEC_NEG", "TAG_DEC_ZERO", "TAG_DEC_POS",
     "TAG_DEC_POS_INF", "TAG_DEC_NAN", "TAG_TEXT", "TAG_BYTES", "TAG_DATE", "TAG_TIME",
@@ -517,6 +517,21 @@ def decode_key(data, types_or_count, directions=None, offset=0):
         if r is not NotImplemented:
             return r
     return _py_decode_key(data, types_or_count, directions, offset)
+
+
+def key_decoder(count, directions=None):
+    """decode_key of `count` elements with `directions` fixed, for hot paths: returns
+    f(data, offset=0) -> (values, offset after them)."""
+    flags = None if directions is None else _desc_flags(directions, count)
+    c = _c_decode_key
+
+    def decode(data, offset=0):
+        if c is not None:
+            r = c(data, count, flags, offset)
+            if r is not NotImplemented:
+                return r
+        return _py_decode_key(data, count, directions, offset)
+    return decode
 
 
 def _py_decode_key(data, types_or_count, directions=None, offset=0):

@@ -284,8 +284,20 @@ if _c is not None:
     def decode_row(data, schema):
         return _c_decode_row(data, schema)
 
+    _c_encode_row_ids = _c.encode_row_ids
+
+    def encode_row_ids(ids, values):
+        """encode_row(dict(zip(ids, values))) for hot paths: `ids` a tuple of column
+        ids (column_ids()), `values` a list or tuple aligned with it."""
+        r = _c_encode_row_ids(ids, values)
+        return _py_encode_row(dict(zip(ids, values))) if r is NotImplemented else r
+
     encode_row.__doc__ = _py_encode_row.__doc__
     decode_row.__doc__ = _py_decode_row.__doc__
 else:
     encode_row = _py_encode_row
     decode_row = decode_row_ids = _py_decode_row
+
+    def encode_row_ids(ids, values):
+        """encode_row(dict(zip(ids, values))) for hot paths."""
+        return _py_encode_row(dict(zip(ids, values)))

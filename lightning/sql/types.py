@@ -106,7 +106,8 @@ _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
                                                        decimal.InvalidOperation])
 
 
-def _always(v):
+def ALWAYS(v):
+    """The fast_check test of types whose every value of the exact type is stored."""
     return True
 
 
@@ -158,6 +159,11 @@ class SqlType:
         return self.family
 
     @property
+    def int_range(self):
+        """(lowest, highest) value of an INTEGER-family column."""
+        return self._lo, self._hi
+
+    @property
     def fast_check(self):
         """(exact Python type, test) under which coerce(v) would return v unchanged
         (the stored type, in range), so hot paths can skip coerce(); None when every
@@ -167,11 +173,11 @@ class SqlType:
             lo, hi = self._lo, self._hi
             return int, lambda v: lo <= v <= hi
         if fam == "REAL":
-            return float, _always
+            return float, ALWAYS
         if fam == "TEXT" and not self.params:
             return str, str.isascii        # other text is checked for UTF-8 by coerce()
         if fam == "BLOB" and not self.params:
-            return bytes, _always
+            return bytes, ALWAYS
         return None
 
     @property

@@ -82,6 +82,17 @@ def test_encode_row_c_matches_python(row):
 
 
 @given(st.dictionaries(st.integers(0, 5000), st.one_of(C_VALUES, FALLBACK_VALUES),
+                       max_size=12), st.randoms(use_true_random=False))
+def test_encode_row_ids_matches_python(row, rnd):
+    ids = list(row)
+    rnd.shuffle(ids)                    # any id order: the encoding sorts by id
+    values = [row[i] for i in ids]
+    want = _same_outcome(lambda: rowcodec.encode_row_ids(tuple(ids), values),
+                         lambda: rowcodec._py_encode_row(row))
+    assert _outcome(lambda: rowcodec.encode_row_ids(tuple(ids), tuple(values))) == want
+
+
+@given(st.dictionaries(st.integers(0, 5000), st.one_of(C_VALUES, FALLBACK_VALUES),
                        max_size=10))
 def test_encode_row_public_matches_python(row):
     _same_outcome(rowcodec.encode_row, rowcodec._py_encode_row, row)
