@@ -9,14 +9,14 @@ Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
 from . import catalog
-from .catalog import fold, index_key, row_key, unique_key
+from .catalog import fold, index_key, unique_key
 from .keycodec import key_encoder
 from .expr import AGGREGATES, Scope, compile_expr, truth
 from .rowcodec import decode_row, encode_row_ids
 from .types import ALWAYS as _ALWAYS
 
 __all__ = ["TableWriter", "index_entry", "table_scope", "Inserter", "Param", "Returning",
-           "Upsert"]
+           "Upsert", "conflicts"]
 
 
 def table_scope(table):
@@ -417,26 +417,34 @@ class Upsert:
     def existing(self, writer, txn, row):
         """The stored row the proposed `row` conflicts with on the target (or on any
         PRIMARY KEY / UNIQUE constraint without a target), or None."""
-        t = self.table
-        targets = [self.target] if self.target else \
-            [("pk", None)] + [("index", ix) for ix in t.indexes if ix.unique]
-        for kind, ix in targets:
-            if kind == "pk":
-                cur = writer.current(txn, row)
-            else:
-                key, _, vals = index_entry(t, ix, row)
-                if None in vals:
-                    continue
-                raw = txn.get(key)
-                if raw is None:
-                    continue
-                pk, _ = catalog.keycodec.decode_key(raw, len(t.primary_key),
-                                                    t.pk_directions)
-                raw = txn.get(row_key(t.id, pk, t.pk_directions))
-                cur = None if raw is None else decode_row(raw, t.columns)
-            if cur is not None:
-                return cur
-        return None
+        return next(conflicts(writer, txn, row, self.target), None)
+
+
+def conflicts(writer, txn, row, target=None):
+    """The stored rows the proposed `row` conflicts with, each once: on its PRIMARY
+    KEY, then on each UNIQUE index without NULLs in `row` (or only on `target`,
+    ("pk", None) or ("index", index))."""
+    t = writer.table
+    targets = [target] if target else \
+        [("pk", None)] + [("index", ix) for ix in t.indexes if ix.unique]
+    seen = set()
+    for kind, ix in targets:
+        if kind == "pk":
+            key = writer.row_key(row)
+        else:
+            ikey, _, vals = index_entry(t, ix, row)
+            if None in vals:
+                continue
+            pk_key = txn.get(ikey)
+            if pk_key is None:
+                continue
+            key = writer.row_prefix + pk_key
+        if key in seen:
+            continue
+        raw = txn.get(key)
+        if raw is not None:
+            seen.add(key)
+            yield decode_row(raw, t.columns)
 
 
 _BATCH = 1024         # KV writes per put_many call in executemany() inserts
@@ -451,17 +459,33 @@ class Param:
 
 
 class Inserter:
-    """A compiled INSERT into one table: `value_rows` are lists of VALUES items for
-    `column_names` (None = every visible column), each a compiled expression, a
-    `Param`, or None for DEFAULT. `run(txn, params)` returns (rowcount, lastrowid,
-    returned rows): rowcount counts rows inserted or updated by DO UPDATE."""
+    """A compiled INSERT into one table. Rows come from `value_rows` (lists of VALUES
+    items for `column_names` (None = every visible column), each a compiled
+    expression, a `Param`, or None for DEFAULT) or from `select` (a prepared
+    select.SelectPlan whose rows are read in full before the first insert, so an
+    INSERT ... SELECT from the same table never sees its own rows). `mode`: None
+    (abort on a constraint violation), "ignore" (skip the row that violates NOT NULL,
+    CHECK, PRIMARY KEY or UNIQUE, as SQLite's INSERT OR IGNORE) or "replace" (delete
+    the stored rows a PRIMARY KEY or UNIQUE conflict names, then insert: INSERT OR
+    REPLACE). `run(txn, params)` returns (rowcount, lastrowid, returned rows):
+    rowcount counts rows inserted or updated by DO UPDATE."""
 
     def __init__(self, writer, column_names, value_rows, default_values=False,
-                 upsert=None, returning=None):
+                 upsert=None, returning=None, select=None, mode=None):
         t = writer.table
         targets = writer.insert_targets(column_names)
         self.writer, self.upsert, self.returning = writer, upsert, returning
+        self.select, self.mode = select, mode
+        self.ncols = len(t.columns)
         self.builders = []
+        if select is not None:
+            if len(select.description) != len(targets):
+                raise ProgrammingError(f"table {t.name} has {len(targets)} target columns "
+                                       f"but the SELECT returns {len(select.description)}")
+            self.targets = targets
+            self.select_defaults = [(i, f) for i, f in enumerate(writer.defaults)
+                                    if i not in set(targets) and f is not None]
+            return
         for items in ([[]] if default_values else value_rows):
             if not default_values and len(items) != len(targets):
                 raise ProgrammingError(f"table {t.name} has {len(targets)} target columns "
@@ -473,20 +497,48 @@ class Inserter:
                  and type(e) is not Param],
                 [(i, f) for i, f in enumerate(writer.defaults)
                  if i not in given and f is not None]))
-        self.ncols = len(t.columns)
 
-    def run(self, txn, params):
-        w, upsert, returning = self.writer, self.upsert, self.returning
-        count, last, out = 0, None, []
+    def _rows(self, txn, params):
+        """The new rows (lists aligned with the table's columns), before checks."""
+        n = self.ncols
+        if self.select is not None:
+            targets, dslots = self.targets, self.select_defaults
+            for vals in list(self.select.run(txn, params)):
+                row = [None] * n
+                for i, v in zip(targets, vals):
+                    row[i] = v
+                for i, f in dslots:
+                    row[i] = f((), params)
+                yield row
+            return
         for pslots, eslots, dslots in self.builders:
-            row = [None] * self.ncols
+            row = [None] * n
             for i, k in pslots:
                 row[i] = params[k]
             for i, e in eslots:
                 row[i] = e((), params)
             for i, f in dslots:
                 row[i] = f((), params)
-            w.prepare_row(row, params)
+            yield row
+
+    def run(self, txn, params):
+        w, upsert, returning, mode = self.writer, self.upsert, self.returning, self.mode
+        count, last, out = 0, None, []
+        for row in self._rows(txn, params):
+            if mode == "ignore":
+                try:
+                    w.prepare_row(row, params)
+                except IntegrityError:              # NOT NULL or CHECK: skip the row
+                    continue
+                if next(conflicts(w, txn, row), None) is not None:
+                    continue
+            else:
+                w.prepare_row(row, params)
+            if mode == "replace":
+                for cur in list(conflicts(w, txn, row)):
+                    cur = w.current(txn, cur)       # a cascade may have changed it
+                    if cur is not None:
+                        w.delete(txn, cur)
             cur = upsert.existing(w, txn, row) if upsert is not None else None
             if cur is not None:
                 if not upsert.update:
@@ -516,7 +568,7 @@ class Inserter:
         total, last = 0, None
         w = self.writer
         if self.upsert is None and self.returning is None and len(self.builders) == 1 \
-                and not w.fks(txn).outgoing:
+                and self.mode is None and self.select is None and not w.fks(txn).outgoing:
             # The KV writes of many rows go to the engine in one call per _BATCH rows.
             # A row that fails its checks first flushes the rows before it, so the
             # error reported is the first one in row order, as row by row.

@@ -40,29 +40,41 @@ class _Insert:
         table = catalog.load_table(txn, target.name)
         self.writer = TableWriter(table, db)
         default_values = bool(tree.args.get("default"))
-        rows = []
+        rows, select = [], None
         src = tree.expression
         if not default_values:
-            if not isinstance(src, exp.Values):
-                raise NotSupportedError("INSERT ... SELECT is not supported yet")
-            for tup in src.expressions:
-                vals = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
-                rows.append([_value_item(v) for v in vals])
+            if isinstance(src, exp.Select):
+                select = SelectPlan(txn, src)
+            elif not isinstance(src, exp.Values):
+                raise NotSupportedError(f"INSERT from {src.key.upper()} is not supported")
+            else:
+                for tup in src.expressions:
+                    vals = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+                    rows.append([_value_item(v) for v in vals])
         for arg in ("where",):
             if tree.args.get(arg):
                 raise NotSupportedError(f"INSERT ... {arg.upper()} is not supported yet")
-        if tree.args.get("alternative"):
-            raise NotSupportedError(f"INSERT OR {str(tree.args['alternative']).upper()} is "
-                                    "not supported yet (use ON CONFLICT)")
+        alt = str(tree.args.get("alternative") or "ABORT").upper()
+        if alt not in _INSERT_OR:
+            raise NotSupportedError(f"INSERT OR {alt} is not supported (OR ABORT, OR "
+                                    "IGNORE and OR REPLACE are)")
+        mode = _INSERT_OR[alt]
         conflict = tree.args.get("conflict")
+        if conflict is not None and mode is not None:
+            raise NotSupportedError(f"INSERT OR {alt} together with ON CONFLICT is not "
+                                    "supported")
         self.upsert = Upsert(table, conflict) if conflict is not None else None
         ret = tree.args.get("returning")
         self.returning = Returning(table, ret) if ret is not None else None
         self.inserter = Inserter(self.writer, cols, rows, default_values, self.upsert,
-                                 self.returning)
+                                 self.returning, select, mode)
 
     def explain(self):
-        out = [f"INSERT INTO {self.writer.table.name}"]
+        mode = self.inserter.mode
+        out = [f"INSERT{' OR ' + mode.upper() if mode else ''} INTO "
+               f"{self.writer.table.name}"]
+        if self.inserter.select is not None:
+            out += ["FROM (SELECT)"] + ["  " + line for line in self.inserter.select.explain()]
         if self.upsert is not None:
             out.append("ON CONFLICT DO " + ("UPDATE" if self.upsert.update else "NOTHING"))
         return out
@@ -77,6 +89,11 @@ class _Insert:
     def run_many(self, txn, param_sets):
         n, last = self.inserter.run_many(txn, param_sets)
         return Result(rowcount=n, lastrowid=last)
+
+
+# INSERT OR <algorithm> -> dml.Inserter mode (SQLite's FAIL and ROLLBACK are not
+# offered: FAIL keeps a failed statement's earlier rows, which our statements never do)
+_INSERT_OR = {"ABORT": None, "IGNORE": "ignore", "REPLACE": "replace"}
 
 
 def _value_item(node):

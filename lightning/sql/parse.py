@@ -95,6 +95,8 @@ def parse(sql):
         except (ParseError, TokenError) as err2:
             err = err2
         raise _position_error(sql, err) from None
+    if isinstance(tree, exp.Command) and tree.name.upper() == "REPLACE":
+        tree = _parse_text("INSERT OR " + text.lstrip())     # SQLite's REPLACE INTO
     if isinstance(tree, exp.Command):
         raise NotSupportedError(f"statement not supported: {tree.name.upper()}")
     check_supported(tree)
@@ -108,7 +110,8 @@ def check_supported(tree):
             if isinstance(node, cls):
                 raise NotSupportedError(f"{name} is not supported yet (single-table SQL "
                                         "only)")
-        if isinstance(node, exp.Select) and node is not tree:
+        if isinstance(node, exp.Select) and node is not tree and not (
+                isinstance(tree, exp.Insert) and node is tree.expression):
             raise NotSupportedError("subqueries are not supported yet")
         if isinstance(node, exp.From) and not isinstance(node.this, exp.Table):
             raise NotSupportedError("only a table name is supported in FROM")
