@@ -106,6 +106,9 @@ class Connection:
         self.database = database if database is not None else kv.path
         self.cached_statements = cached_statements
         self._executor = (executor_factory or default_factory)(self)
+        # SQL text -> the executor's one-step runner for it (Executor.fast_path)
+        self._fast = {}
+        self._fast_path = getattr(self._executor, "fast_path", None)
 
     # -- state --
 
@@ -307,6 +310,20 @@ class Connection:
             rows = result.rows
             return result, result.description is not None and \
                 type(rows) is not list and type(rows) is not tuple
+
+    def _learn_fast(self, sql):
+        """After `sql` (a SELECT) ran the normal way: ask the executor whether it can
+        run it in one step from now on."""
+        if self._fast_path is None:
+            return
+        fast = self._fast_path(sql)
+        fasts = self._fast
+        if fast is None:
+            fasts.pop(sql, None)
+            return
+        if sql not in fasts and len(fasts) >= max(self.cached_statements, 1):
+            del fasts[next(iter(fasts))]        # the oldest
+        fasts[sql] = fast
 
     def _run_many(self, sql, param_sets):
         """Run `sql` once per parameter set, as one statement; returns its Result."""

@@ -30,6 +30,8 @@ from .statements import prepare
 
 __all__ = ["Cursor"]
 
+_LIST_ITER = type(iter([]))
+
 # Statements that cannot write: they run without a statement savepoint.
 _READS = frozenset(("SELECT", "EXPLAIN"))
 
@@ -68,9 +70,10 @@ class Cursor:
 
     def _reset(self):
         rows, self._rows = self._rows, None
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
+        if type(rows) is not _LIST_ITER:        # a generator over the transaction
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
         self._description = None
         self.rowcount = -1
         self.lastrowid = None
@@ -95,6 +98,21 @@ class Cursor:
         conn = self._connection
         if self._closed or conn._closed:
             self._check()
+        fast = conn._fast.get(sql)
+        if fast is not None:            # a statement the executor runs in one step
+            with conn._lock:
+                txn = conn._txn
+                if txn is None and not conn._autocommit:
+                    txn = conn._begin()
+                rows = fast.run(txn, parameters) if txn is not None else None
+            if rows is not None:
+                old = self._rows
+                if old is not None and type(old) is not _LIST_ITER:
+                    self._reset()
+                self._description = fast.description
+                self._rows = iter(rows)
+                self.rowcount, self.lastrowid = -1, None
+                return self
         if type(sql) is not str:
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         prep = prepare(sql)
@@ -109,10 +127,13 @@ class Cursor:
         if prep.control is not None:
             conn._run_control(prep.control)
             return self
-        result, lazy = conn._run_one(sql, params, kind in _READS)
+        reads = kind in _READS
+        result, lazy = conn._run_one(sql, params, reads)
         self._set_result(result)
         if lazy:
             conn._live_results.add(self)
+        if reads:
+            conn._learn_fast(sql)
         return self
 
     def executemany(self, sql, seq_of_parameters):

@@ -141,6 +141,7 @@ class Access:
             self._point = [(pos, fns[0], self._cols[pos].type.fast_check)
                            for pos, fns, _ in self.eq]
             self._point_encode = key_encoder(self._dirs)
+            self.point_prefix, self.point_directions = self._prefix, self._dirs
 
     # ---- description and order ----
 

@@ -251,6 +251,14 @@ class SqlExecutor:
                           rows=[(line,) for line in prepared.explain()])
         return prepared.run(txn, params)
 
+    def fast_path(self, sql):
+        """The driver's optional protocol method: a one-step runner for `sql` when it
+        is a cached SELECT that select.PointRunner can serve, else None."""
+        hit = self._cache.get(sql)
+        if hit is None or hit[1] or not isinstance(hit[2], _Select):
+            return None
+        return hit[2].plan.point_runner(self, hit[0])
+
     def execute_many(self, txn, sql, param_sets):
         """execute() once per parameter set, preparing once (the driver's optional
         protocol method): one Result with the summed rowcount."""

@@ -19,7 +19,9 @@ from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
+from .parse import QMARK_PREFIX
 from .plan import choose_access
+from .keycodec import key_encoder
 from .rowcodec import decode_row_ids
 
 __all__ = ["SelectPlan"]
@@ -197,6 +199,10 @@ class SelectPlan:
         self.description = tuple((name, code, None, None, None, None, None)
                                  for name, code in self.description)
         self._point = self._point_ids(items, where.this if where is not None else None)
+        # the number of ? parameters (-1 when :name ones are used): PointRunner's check
+        names = {n.this for n in tree.find_all(exp.Placeholder)}
+        self.nparams = len(names) if all(
+            n and n.startswith(QMARK_PREFIX) for n in names) else -1
 
     def _point_ids(self, items, where):
         """For `SELECT col, ... FROM t WHERE pk = const [AND ...]` with nothing else
@@ -217,6 +223,7 @@ class SelectPlan:
                 return None
             return scope.columns.get(catalog.fold(node.name))
 
+        self._point_params = {}     # row position of a pinned pk column -> ? index
         ids = []
         for _, node in items:
             pos = position(node)
@@ -237,6 +244,9 @@ class SelectPlan:
                 pos = position(col)
                 if pos is not None and isinstance(val, (exp.Placeholder, exp.Literal)):
                     pinned.append(t.columns[pos].id)
+                    name = val.this if isinstance(val, exp.Placeholder) else None
+                    if name and name.startswith(QMARK_PREFIX):
+                        self._point_params[pos] = int(name[len(QMARK_PREFIX):])
                     break
             else:
                 return None
@@ -265,6 +275,12 @@ class SelectPlan:
         if self.limit is not None or self.offset is not None:
             lines.append("LIMIT/OFFSET")
         return lines
+
+    def point_runner(self, executor, version):
+        """A PointRunner for this plan, or None when it is not a point lookup."""
+        if self._point is None or self.nparams < 0:
+            return None
+        return PointRunner(self, executor, version)
 
     def run(self, txn, params):
         point = self._point
@@ -342,6 +358,55 @@ class SelectPlan:
             env = rep + [a.compute(g, params) for a in self.aggs]
             if self.having is None or truth(self.having(env, params)):
                 yield env
+
+
+_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
+
+
+class PointRunner:
+    """The one-step form of a point SELECT (see SelectPlan._point_ids) for the
+    driver's fast path (dbapi/executor.py, `fast_path`): run(txn, params) reads one
+    key and decodes the selected columns, or returns None (the normal path then
+    runs the statement) when the parameters are not a tuple of plain values of the
+    right count, or `txn` sees another schema than the plan was prepared under."""
+
+    __slots__ = ("description", "run")
+
+    def __init__(self, plan, executor, version):
+        self.description = plan.description
+        access, ids, nparams = plan.access, plan._point, plan.nparams
+        point_key, plain = access.point_key, _PLAIN
+        ver = executor._schema_version
+        # one INTEGER pk column bound to a ? parameter: the key is built right here
+        pk, = plan.table.primary_key if len(plan.table.primary_key) == 1 else (None,)
+        pos = next((i for i, c in enumerate(plan.table.columns) if c.id == pk), None)
+        k = plan._point_params.get(pos)
+        direct = k is not None and plan.table.columns[pos].type.family == "INTEGER"
+        if direct:
+            lo, hi = plan.table.columns[pos].type.int_range
+            prefix, encode = access.point_prefix, key_encoder(access.point_directions)
+
+        def run(txn, params):
+            if type(params) is not tuple or len(params) != nparams:
+                return None
+            for v in params:
+                if type(v) not in plain:
+                    return None
+            if executor._ver_txn() is not txn or executor._ver_dirty or \
+                    executor._ver != version:
+                if ver(txn) != version:
+                    return None
+            if direct:
+                v = params[k]
+                key = prefix + encode([v]) if type(v) is int and lo <= v <= hi \
+                    else point_key(params)
+            else:
+                key = point_key(params)
+            if key is None:
+                return None
+            raw = txn.get(key)
+            return [] if raw is None else [tuple(decode_row_ids(raw, ids))]
+        self.run = run
 
 
 def _hashable(v):
