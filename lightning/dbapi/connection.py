@@ -311,9 +311,30 @@ class Connection:
             return result, result.description is not None and \
                 type(rows) is not list and type(rows) is not tuple
 
+    def _run_fast(self, fast, params):
+        """`fast.run` in the current transaction (begun if none, unless in autocommit
+        mode), inside a statement savepoint when it writes; None when it declines."""
+        with self._lock:
+            txn = self._txn
+            if txn is None:
+                if self._autocommit:
+                    return None
+                txn = self._begin()
+            if not fast.writes:
+                return fast.run(txn, params)
+            mark = txn._mark()
+            try:
+                out = fast.run(txn, params)
+            except BaseException:
+                if txn.active:
+                    txn._undo(mark)
+                raise
+            txn._unmark(mark)
+            return out
+
     def _learn_fast(self, sql):
-        """After `sql` (a SELECT) ran the normal way: ask the executor whether it can
-        run it in one step from now on."""
+        """After `sql` ran the normal way: ask the executor whether it can run it in
+        one step from now on."""
         if self._fast_path is None:
             return
         fast = self._fast_path(sql)

@@ -31,6 +31,8 @@ from .statements import prepare
 __all__ = ["Cursor"]
 
 _LIST_ITER = type(iter([]))
+# Statements the executor may offer a one-step runner for (Executor.fast_path).
+_FAST_KINDS = frozenset(("SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE"))
 
 # Statements that cannot write: they run without a statement savepoint.
 _READS = frozenset(("SELECT", "EXPLAIN"))
@@ -100,18 +102,18 @@ class Cursor:
             self._check()
         fast = conn._fast.get(sql)
         if fast is not None:            # a statement the executor runs in one step
-            with conn._lock:
-                txn = conn._txn
-                if txn is None and not conn._autocommit:
-                    txn = conn._begin()
-                rows = fast.run(txn, parameters) if txn is not None else None
-            if rows is not None:
+            out = conn._run_fast(fast, parameters)
+            if out is not None:
                 old = self._rows
                 if old is not None and type(old) is not _LIST_ITER:
                     self._reset()
-                self._description = fast.description
-                self._rows = iter(rows)
-                self.rowcount, self.lastrowid = -1, None
+                if fast.writes:
+                    self._description, self._rows = None, None
+                    self.rowcount, self.lastrowid = out.rowcount, out.lastrowid
+                else:
+                    self._description = fast.description
+                    self._rows = iter(out)
+                    self.rowcount, self.lastrowid = -1, None
                 return self
         if type(sql) is not str:
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
@@ -127,12 +129,11 @@ class Cursor:
         if prep.control is not None:
             conn._run_control(prep.control)
             return self
-        reads = kind in _READS
-        result, lazy = conn._run_one(sql, params, reads)
+        result, lazy = conn._run_one(sql, params, kind in _READS)
         self._set_result(result)
         if lazy:
             conn._live_results.add(self)
-        if reads:
+        if kind in _FAST_KINDS:
             conn._learn_fast(sql)
         return self
 

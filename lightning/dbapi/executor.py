@@ -31,14 +31,17 @@ Contract (the driver's side):
   total, raising ProgrammingError for a statement that returns rows. executemany() uses
   it when present (inside one savepoint), so the executor can prepare once.
 - Optional: `fast_path(sql)` -> None, or a runner for a statement the executor has
-  already executed and can run in one step: `runner.description` (a tuple of
-  7-tuples) and `runner.run(txn, parameters)` -> a list of row tuples, or None to
-  send this execution down the normal path. `parameters` are the user's, unchecked:
-  the runner returns None unless they are exactly what bind() would pass through (a
-  tuple of plain values of the right length) and the statement is still prepared
-  under the schema `txn` sees. Only read-only statements (SELECT) get runners: they
-  run without a savepoint. The driver asks after each normal execution of a SELECT and
-  keeps at most `cached_statements` runners per connection.
+  already executed and can run in one step. `runner.writes` False: a read;
+  `runner.run(txn, parameters)` returns a list of row tuples (description:
+  `runner.description`, a tuple of 7-tuples) and runs without a savepoint.
+  `runner.writes` True: a statement without a result set; `run` returns a Result
+  (rowcount, lastrowid) and the driver wraps it in a statement savepoint. Either may
+  return None to send this execution down the normal path. `parameters` are the
+  user's, unchecked: a runner returns None unless they are exactly what bind() would
+  pass through (a tuple of plain values of the right length) and the statement is
+  still prepared under the schema `txn` sees. The driver asks after each normal
+  execution of a SELECT, INSERT, UPDATE or DELETE and keeps at most
+  `cached_statements` runners per connection.
 - Errors are the PEP 249 classes of lightning.errors: ProgrammingError (syntax with
   its position, unknown names), IntegrityError, DataError, NotSupportedError naming
   the construct, OperationalError (ConflictError is raised by the commit, not here).

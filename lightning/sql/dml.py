@@ -49,6 +49,13 @@ def index_entry(table, index, row, pos=None, pk_pos=None):
             b"", vals)
 
 
+def _same_objects(a, b, positions):
+    for i in positions:
+        if a[i] is not b[i]:
+            return False
+    return True
+
+
 def _fast(sql_type):
     f = sql_type.fast_check
     if f is None:
@@ -257,7 +264,7 @@ class TableWriter:
     def update(self, txn, old, new):
         """Replace row `old` by `new` (already prepared); True when anything changed."""
         old_key = self.row_key(old)
-        if all(old[i] is new[i] for i in self.pk_pos):
+        if _same_objects(old, new, self.pk_pos):
             new_key, pk_moved = old_key, False
         else:
             new_key = self.row_key(new)
@@ -265,7 +272,7 @@ class TableWriter:
         if pk_moved and txn.get(new_key) is not None:
             self._dup_pk(new)
         for index, pos in self.index_pos:
-            if not pk_moved and all(old[i] is new[i] for i in pos):
+            if not pk_moved and _same_objects(old, new, pos):
                 continue                # same objects: same key, nothing to rewrite
             okey, _, _ = self.index_entry(index, old, pos)
             nkey, nval, vals = self.index_entry(index, new, pos)
@@ -278,9 +285,11 @@ class TableWriter:
         if pk_moved:
             txn.delete(old_key)
         txn.put(new_key, encode_row_ids(self.col_ids_t, new))
-        fks = self.fks(txn)
-        fks.parent_updated(txn, old, new, self.registry)
-        fks.check_parents(txn, new, old)
+        fks = self._fks if self._fks is not None else self.fks(txn)
+        if fks.incoming:
+            fks.parent_updated(txn, old, new, self.registry)
+        if fks.outgoing:
+            fks.check_parents(txn, new, old)
 
 
 class _Pending:

@@ -18,7 +18,9 @@ from ..errors import NotSupportedError, ProgrammingError
 from . import catalog, ddl
 from .dml import Inserter, Param, Returning, TableWriter, Upsert
 from .expr import Scope, compile_expr, truth
-from .parse import QMARK_PREFIX, parse
+from .parse import QMARK_PREFIX, parse, qmark_count
+from .plan import pk_point_params
+from .rowcodec import column_ids, decode_row_ids
 from .select import SelectPlan
 
 __all__ = ["SqlExecutor"]
@@ -68,6 +70,7 @@ class _Insert:
         self.returning = Returning(table, ret) if ret is not None else None
         self.inserter = Inserter(self.writer, cols, rows, default_values, self.upsert,
                                  self.returning, select, mode)
+        self.nparams = qmark_count(tree)
 
     def explain(self):
         mode = self.inserter.mode
@@ -123,6 +126,11 @@ class _Modify:
         cond = where.this if where is not None else None
         self.where = compile_expr(cond, w.scope) if cond is not None else None
         self.access = choose_access(table, cond, w.scope)
+        # a pk point whose WHERE is exactly the pk equalities: one get, no filter
+        self.point = self.access.kind == "pk_point" and \
+            pk_point_params(table, w.scope, cond) is not None
+        self.ids = column_ids(table.columns)
+        self.nparams = qmark_count(tree)
         ret = tree.args.get("returning")
         self.returning = Returning(table, ret) if ret is not None else None
         self.sets = None
@@ -141,8 +149,13 @@ class _Modify:
 
     def run(self, txn, params):
         w, where = self.writer, self.where
-        rows = [r for r in self.access.rows(txn, params)
-                if where is None or truth(where(r, params))]
+        key = self.access.point_key(params) if self.point else None
+        if key is not None:
+            raw = txn.get(key)
+            rows = [] if raw is None else [decode_row_ids(raw, self.ids)]
+        else:
+            rows = [r for r in self.access.rows(txn, params)
+                    if where is None or truth(where(r, params))]
         out, count = [], 0
         fks = w.fks(txn)
         reread = bool(fks.outgoing or fks.incoming)
@@ -190,6 +203,36 @@ class _Select:
 
 _PREPARED = {exp.Select: _Select, exp.Insert: _Insert, exp.Update: _Modify,
              exp.Delete: _Modify}
+
+
+_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
+
+
+class WriteRunner:
+    """The one-step form of a prepared INSERT, UPDATE or DELETE without RETURNING for
+    the driver's fast path: run(txn, params) -> Result, or None (the normal path then
+    runs it) unless the parameters are a tuple of plain values of the right count and
+    `txn` sees the schema the statement was prepared under. The driver wraps it in a
+    statement savepoint like any write."""
+
+    __slots__ = ("description", "writes", "run")
+
+    def __init__(self, prepared, executor, version):
+        self.description, self.writes = None, True
+        nparams, ver, execute = prepared.nparams, executor._schema_version, prepared.run
+
+        def run(txn, params):
+            if type(params) is not tuple or len(params) != nparams:
+                return None
+            for v in params:
+                if type(v) not in _PLAIN:
+                    return None
+            if executor._ver_txn() is not txn or executor._ver_dirty or \
+                    executor._ver != version:
+                if ver(txn) != version:
+                    return None
+            return execute(txn, params)
+        self.run = run
 
 
 class SqlExecutor:
@@ -253,11 +296,17 @@ class SqlExecutor:
 
     def fast_path(self, sql):
         """The driver's optional protocol method: a one-step runner for `sql` when it
-        is a cached SELECT that select.PointRunner can serve, else None."""
+        is a cached point SELECT (select.PointRunner) or an INSERT, UPDATE or DELETE
+        without RETURNING (WriteRunner), else None."""
         hit = self._cache.get(sql)
-        if hit is None or hit[1] or not isinstance(hit[2], _Select):
+        if hit is None or hit[1]:
             return None
-        return hit[2].plan.point_runner(self, hit[0])
+        prepared = hit[2]
+        if isinstance(prepared, _Select):
+            return prepared.plan.point_runner(self, hit[0])
+        if prepared.returning is None and prepared.nparams >= 0:
+            return WriteRunner(prepared, self, hit[0])
+        return None
 
     def execute_many(self, txn, sql, param_sets):
         """execute() once per parameter set, preparing once (the driver's optional

@@ -20,7 +20,7 @@ from sqlglot.errors import ParseError, TokenError
 from ..dbapi.lexer import PARAM, WORD, tokenize
 from ..errors import NotSupportedError, ProgrammingError
 
-__all__ = ["parse", "Parsed", "QMARK_PREFIX"]
+__all__ = ["parse", "Parsed", "QMARK_PREFIX", "qmark_count"]
 
 QMARK_PREFIX = "__p"
 DIALECT = "sqlite"
@@ -117,3 +117,12 @@ def check_supported(tree):
             raise NotSupportedError("only a table name is supported in FROM")
         if isinstance(node, exp.Select) and len(node.args.get("joins") or []):
             raise NotSupportedError("JOIN is not supported yet")
+
+
+def qmark_count(tree):
+    """The number of `?` parameters of a parsed statement, or -1 when it uses named
+    (`:name`) parameters."""
+    names = {n.this for n in tree.find_all(exp.Placeholder)}
+    if all(n and n.startswith(QMARK_PREFIX) for n in names):
+        return len(names)
+    return -1

@@ -34,8 +34,9 @@ from sqlglot import exp
 from . import catalog
 from .access import Access
 from .expr import compile_expr, is_constant
+from .parse import QMARK_PREFIX
 
-__all__ = ["choose_access", "Access", "MAX_POINTS"]
+__all__ = ["choose_access", "column_position", "pk_point_params", "Access", "MAX_POINTS"]
 
 MAX_POINTS = 1000
 
@@ -188,3 +189,46 @@ def choose_access(table, where, scope):
     if pk_path is not None:
         return pk_path
     return Access(table, "scan", f"SCAN {name}", pk_keys)
+
+
+def column_position(table, scope, node):
+    """The row position of `node` when it is a plain column of `table` (bare or
+    qualified by the table's name or alias), else None."""
+    if not isinstance(node, exp.Column) or not isinstance(node.this, exp.Identifier):
+        return None
+    if node.table and catalog.fold(node.table) not in (
+            catalog.fold(scope.table or ""), catalog.fold(table.name)):
+        return None
+    return scope.columns.get(catalog.fold(node.name))
+
+
+def pk_point_params(table, scope, where):
+    """When `where` is exactly `pk = constant` for every primary-key column (AND-ed,
+    each once, the constant a literal or a parameter), so a pk point lookup needs no
+    filter after it: {row position: index of its ? parameter} for the columns pinned
+    by a `?` (literals are left out). Else None."""
+    if where is None:
+        return None
+    params, pinned, conds = {}, [], [where]
+    while conds:
+        c = conds.pop()
+        while isinstance(c, exp.Paren):
+            c = c.this
+        if isinstance(c, exp.And):
+            conds += [c.this, c.expression]
+            continue
+        if not isinstance(c, exp.EQ):
+            return None
+        for col, val in ((c.this, c.expression), (c.expression, c.this)):
+            pos = column_position(table, scope, col)
+            if pos is not None and isinstance(val, (exp.Placeholder, exp.Literal)):
+                pinned.append(table.columns[pos].id)
+                name = val.this if isinstance(val, exp.Placeholder) else None
+                if name and name.startswith(QMARK_PREFIX):
+                    params[pos] = int(name[len(QMARK_PREFIX):])
+                break
+        else:
+            return None
+    if sorted(pinned) != sorted(table.primary_key):
+        return None
+    return params

@@ -19,8 +19,8 @@ from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
-from .parse import QMARK_PREFIX
-from .plan import choose_access
+from .parse import qmark_count
+from .plan import choose_access, column_position, pk_point_params
 from .keycodec import key_encoder
 from .rowcodec import decode_row_ids
 
@@ -200,9 +200,7 @@ class SelectPlan:
                                  for name, code in self.description)
         self._point = self._point_ids(items, where.this if where is not None else None)
         # the number of ? parameters (-1 when :name ones are used): PointRunner's check
-        names = {n.this for n in tree.find_all(exp.Placeholder)}
-        self.nparams = len(names) if all(
-            n and n.startswith(QMARK_PREFIX) for n in names) else -1
+        self.nparams = qmark_count(tree)
 
     def _point_ids(self, items, where):
         """For `SELECT col, ... FROM t WHERE pk = const [AND ...]` with nothing else
@@ -210,48 +208,21 @@ class SelectPlan:
         column ids to decode, in output order. run() then reads one key and decodes
         just those columns. None otherwise."""
         t, scope = self.table, self.scope
+        self._point_params = {}     # row position of a pinned pk column -> ? index
         if t is None or self.access.kind != "pk_point" or self.aggregating or \
                 self.distinct or self.order or self.limit is not None or \
-                self.offset is not None or not hasattr(self.access, "point_key"):
+                self.offset is not None:
             return None
-
-        def position(node):
-            if not isinstance(node, exp.Column) or not isinstance(node.this, exp.Identifier):
-                return None
-            if node.table and catalog.fold(node.table) not in (
-                    catalog.fold(scope.table or ""), catalog.fold(t.name)):
-                return None
-            return scope.columns.get(catalog.fold(node.name))
-
-        self._point_params = {}     # row position of a pinned pk column -> ? index
+        params = pk_point_params(t, scope, where)
+        if params is None:
+            return None
         ids = []
         for _, node in items:
-            pos = position(node)
+            pos = column_position(t, scope, node)
             if pos is None:
                 return None
             ids.append(t.columns[pos].id)
-        pinned, conds = [], [where]
-        while conds:
-            c = conds.pop()
-            while isinstance(c, exp.Paren):
-                c = c.this
-            if isinstance(c, exp.And):
-                conds += [c.this, c.expression]
-                continue
-            if not isinstance(c, exp.EQ):
-                return None
-            for col, val in ((c.this, c.expression), (c.expression, c.this)):
-                pos = position(col)
-                if pos is not None and isinstance(val, (exp.Placeholder, exp.Literal)):
-                    pinned.append(t.columns[pos].id)
-                    name = val.this if isinstance(val, exp.Placeholder) else None
-                    if name and name.startswith(QMARK_PREFIX):
-                        self._point_params[pos] = int(name[len(QMARK_PREFIX):])
-                    break
-            else:
-                return None
-        if sorted(pinned) != sorted(t.primary_key):
-            return None
+        self._point_params = params
         return tuple(ids)
 
     def _type_code(self, node):
@@ -370,10 +341,10 @@ class PointRunner:
     runs the statement) when the parameters are not a tuple of plain values of the
     right count, or `txn` sees another schema than the plan was prepared under."""
 
-    __slots__ = ("description", "run")
+    __slots__ = ("description", "writes", "run")
 
     def __init__(self, plan, executor, version):
-        self.description = plan.description
+        self.description, self.writes = plan.description, False
         access, ids, nparams = plan.access, plan._point, plan.nparams
         point_key, plain = access.point_key, _PLAIN
         ver = executor._schema_version

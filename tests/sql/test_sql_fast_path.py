@@ -5,6 +5,7 @@ parameters or the transaction state ask for the normal path."""
 import pytest
 
 import lightning
+from sqlcheck import indexed_rows
 
 Q = "SELECT id, name, qty FROM t WHERE id = ?"
 
@@ -92,3 +93,44 @@ def test_autocommit_closed_and_shapes_not_taken(con):
     con.close()
     with pytest.raises(lightning.ProgrammingError, match="closed connection"):
         con.cursor()
+
+
+def test_repeated_writes_use_it_atomically(con):
+    cur = con.cursor()
+    ins = "INSERT INTO t (name, qty) VALUES (?, ?)"
+    upd = "UPDATE t SET qty = qty + ? WHERE id = ?"
+    dele = "DELETE FROM t WHERE id = ?"
+    cur.execute(ins, ("a", 1))
+    first = cur.lastrowid
+    assert learned(con, ins)
+    cur.execute(ins, ("b", 2))
+    assert cur.rowcount == 1 and cur.lastrowid == first + 1 and cur.description is None
+    cur.execute(upd, (5, 1))
+    assert learned(con, upd)
+    cur.execute(upd, (5, 1))
+    assert cur.rowcount == 1
+    assert cur.execute(upd, (5, 12345)).rowcount == 0
+    cur.execute(dele, (2,))
+    assert learned(con, dele) and cur.execute(dele, (3,)).rowcount == 1
+    assert con.execute(Q, (1,)).fetchone() == (1, "n1", 20)
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (10,)
+    # a failing statement on the fast path is undone, the transaction stays usable
+    con.execute("CREATE UNIQUE INDEX t_name ON t (name)")
+    con.commit()
+    cur.execute(ins, ("c", 1))
+    cur.execute(ins, ("d", 1))                  # learned again under the new schema
+    with pytest.raises(lightning.IntegrityError, match="t_name"):
+        cur.execute(ins, ("c", 3))
+    with pytest.raises(lightning.DataError, match="overflow"):
+        cur.execute(upd, (2 ** 63 - 1, 1))
+    assert con.execute(Q, (1,)).fetchone() == (1, "n1", 20)
+    con.commit()
+    assert con.execute("SELECT name FROM t WHERE name IN ('c', 'd') ORDER BY name"
+                       ).fetchall() == [("c",), ("d",)]
+    assert con.execute("SELECT count(*) FROM t WHERE qty = 3").fetchone() == (0,)
+    indexed_rows(con, "t")
+    # autocommit: the normal path commits each statement
+    con.autocommit = True
+    cur.execute(upd, (1, 1))
+    assert not con.in_transaction
+    assert con.execute(Q, (1,)).fetchone() == (1, "n1", 21)
