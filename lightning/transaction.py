@@ -158,7 +158,8 @@ class Transaction:
         if type(key) is not bytes or len(key) > MAX_KEY_SIZE:
             key = _key_arg(key)
         with self._lock:
-            self._check("get")
+            if self._state is not _ACTIVE:
+                self._check("get")
             valp = self._valp
             n = lib.ltpy_txn_get(self._h, key, len(key), valp)
             if n >= 0:
@@ -174,7 +175,8 @@ class Transaction:
         if type(key) is not bytes or len(key) > MAX_KEY_SIZE:
             key = _key_arg(key)
         with self._lock:
-            self._check(op)
+            if self._state is not _ACTIVE:
+                self._check(op)
             if value is None:
                 rc = lib.lt_txn_delete(self._h, key, len(key))
             else:

@@ -102,7 +102,14 @@ class Cursor:
             self._check()
         fast = conn._fast.get(sql)
         if fast is not None:            # a statement the executor runs in one step
-            out = conn._run_fast(fast, parameters)
+            if fast.writes:
+                out = conn._run_fast(fast, parameters)
+            else:                       # (the same as _run_fast, inlined for reads)
+                with conn._lock:
+                    txn = conn._txn
+                    if txn is None and not conn._autocommit:
+                        txn = conn._begin()
+                    out = fast.run(txn, parameters) if txn is not None else None
             if out is not None:
                 old = self._rows
                 if old is not None and type(old) is not _LIST_ITER:
@@ -114,6 +121,8 @@ class Cursor:
                     self._description = fast.description
                     self._rows = iter(out)
                     self.rowcount, self.lastrowid = -1, None
+                    if type(out) is not list:       # lazy: read from the transaction
+                        conn._live_results.add(self)
                 return self
         if type(sql) is not str:
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")

@@ -32,8 +32,9 @@ Contract (the driver's side):
   it when present (inside one savepoint), so the executor can prepare once.
 - Optional: `fast_path(sql)` -> None, or a runner for a statement the executor has
   already executed and can run in one step. `runner.writes` False: a read;
-  `runner.run(txn, parameters)` returns a list of row tuples (description:
-  `runner.description`, a tuple of 7-tuples) and runs without a savepoint.
+  `runner.run(txn, parameters)` returns the row tuples, a list or a lazy iterable
+  read from `txn` as execute()'s Result.rows may be (description:
+  `runner.description`, a tuple of 7-tuples), and runs without a savepoint.
   `runner.writes` True: a statement without a result set; `run` returns a Result
   (rowcount, lastrowid) and the driver wraps it in a statement savepoint. Either may
   return None to send this execution down the normal path. `parameters` are the

@@ -12,6 +12,7 @@ or ORDER BY the pipeline is lazy.
 
 import functools
 import itertools
+import operator
 
 from sqlglot import exp
 
@@ -209,6 +210,11 @@ class SelectPlan:
         just those columns. None otherwise."""
         t, scope = self.table, self.scope
         self._point_params = {}     # row position of a pinned pk column -> ? index
+        self._plain = None          # row positions of the output, if all plain columns
+        if t is not None:
+            pos = [column_position(t, scope, node) for _, node in items]
+            if None not in pos:
+                self._plain = pos
         if t is None or self.access.kind != "pk_point" or self.aggregating or \
                 self.distinct or self.order or self.limit is not None or \
                 self.offset is not None:
@@ -248,10 +254,20 @@ class SelectPlan:
         return lines
 
     def point_runner(self, executor, version):
-        """A PointRunner for this plan, or None when it is not a point lookup."""
-        if self._point is None or self.nparams < 0:
+        """A PointRunner for this plan, an IndexRunner for an index equality lookup
+        of plain columns, or None."""
+        if self.nparams < 0:
             return None
-        return PointRunner(self, executor, version)
+        if self._point is not None:
+            return PointRunner(self, executor, version)
+        a = self.access
+        if a is None or a.kind != "index" or a.lo is not None or a.hi is not None or \
+                len(a.eq) != len(a.index.column_ids) or \
+                any(len(fns) != 1 for _, fns, _ in a.eq) or self.aggregating or \
+                self.distinct or self.order or self.limit is not None or \
+                self.offset is not None or self._plain is None:
+            return None
+        return IndexRunner(self, executor, version)
 
     def run(self, txn, params):
         point = self._point
@@ -377,6 +393,41 @@ class PointRunner:
                 return None
             raw = txn.get(key)
             return [] if raw is None else [tuple(decode_row_ids(raw, ids))]
+        self.run = run
+
+
+class IndexRunner:
+    """The one-step form of `SELECT col, ... FROM t WHERE <index equality>` for the
+    driver's fast path: run(txn, params) returns the lazy rows of the access path,
+    filtered by the WHERE and projected, or None (checks as PointRunner)."""
+
+    __slots__ = ("description", "writes", "run")
+
+    def __init__(self, plan, executor, version):
+        self.description, self.writes = plan.description, False
+        access, where, nparams = plan.access, plan.where, plan.nparams
+        plain, ver = _PLAIN, executor._schema_version
+        pos = plan._plain
+        if len(pos) == 1:
+            p, = pos
+
+            def project(r):
+                return (r[p],)
+        else:
+            project = operator.itemgetter(*pos)
+
+        def run(txn, params):
+            if type(params) is not tuple or len(params) != nparams:
+                return None
+            for v in params:
+                if type(v) not in plain:
+                    return None
+            if executor._ver_txn() is not txn or executor._ver_dirty or \
+                    executor._ver != version:
+                if ver(txn) != version:
+                    return None
+            return (project(r) for r in access.rows(txn, params)
+                    if truth(where(r, params)))
         self.run = run
 
 

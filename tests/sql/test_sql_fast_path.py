@@ -134,3 +134,29 @@ def test_repeated_writes_use_it_atomically(con):
     cur.execute(upd, (1, 1))
     assert not con.in_transaction
     assert con.execute(Q, (1,)).fetchone() == (1, "n1", 21)
+
+
+def test_repeated_index_lookup(con):
+    con.execute("CREATE INDEX t_name ON t (name)")
+    con.execute("INSERT INTO t VALUES (20, 'n1', 5), (21, NULL, 6)")
+    con.commit()
+    q = "SELECT qty, id FROM t WHERE name = ?"
+    cur = con.cursor()
+    assert sorted(cur.execute(q, ("n1",)).fetchall()) == [(5, 20), (10, 1)]
+    assert learned(con, q)
+    assert "INDEX t_name" in con.execute("EXPLAIN " + q, ("n1",)).fetchall()[0][0]
+    assert sorted(cur.execute(q, ("n1",)).fetchall()) == [(5, 20), (10, 1)]
+    assert cur.execute(q, ("zz",)).fetchall() == []
+    assert cur.execute(q, (None,)).fetchall() == []         # = NULL matches nothing
+    assert cur.execute(q, (1,)).fetchall() == []            # another type: no match
+    # lazy rows survive the end of the transaction, as on the normal path
+    cur.execute(q, ("n2",))
+    con.commit()
+    assert cur.fetchall() == [(20, 2)]
+    # single-column output, and the index dropped under it
+    q1 = "SELECT id FROM t WHERE name = ?"
+    con.execute(q1, ("n3",))
+    assert con.execute(q1, ("n3",)).fetchall() == [(3,)]
+    con.execute("DROP INDEX t_name")
+    assert con.execute(q1, ("n3",)).fetchall() == [(3,)]
+    assert "SCAN" in con.execute("EXPLAIN " + q1, ("n3",)).fetchall()[0][0]
