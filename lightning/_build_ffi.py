@@ -255,6 +255,7 @@ uint64_t lt_txn_snapshot_seq(const lt_txn *t);
 int  lt_txn_get(lt_txn *t, const char *key, size_t klen, const char **val, size_t *vlen);
 int  lt_txn_put(lt_txn *t, const char *key, size_t klen, const char *val, size_t vlen);
 int  lt_txn_delete(lt_txn *t, const char *key, size_t klen);
+int  lt_txn_insert(lt_txn *t, const char *key, size_t klen, const char *val, size_t vlen);
 int  lt_txn_savepoint(lt_txn *t, uint64_t *id);
 int  lt_txn_rollback_to(lt_txn *t, uint64_t id);
 int  lt_txn_release(lt_txn *t, uint64_t id);
@@ -289,11 +290,11 @@ static int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char 
 
 /* Put n pairs, given as two blobs and two length arrays, into the transaction in
  * order: SQL INSERT's keys for many rows in one call. When `absent` is not NULL and
- * absent[i] is nonzero, pair i first reads its key (a transaction read, validated
- * under serializable like lt_txn_get) and, if the key exists, stops before writing
+ * absent[i] is nonzero, pair i is written with lt_txn_insert: if its key exists (a
+ * read validated under serializable like lt_txn_get), the call stops before writing
  * it: *stopped = i and LT_OK is returned (pairs before i stay written; the caller
  * undoes the statement). Otherwise *stopped = -1. Returns LT_OK or the first error
- * code of lt_txn_get / lt_txn_put (*stopped then names the failing pair). */
+ * code of lt_txn_insert / lt_txn_put (*stopped then names the failing pair). */
 static int ltpy_txn_put_many(lt_txn *t, const char *keys, const uint32_t *klens,
                              const char *vals, const uint32_t *vlens,
                              const unsigned char *absent, size_t n, int64_t *stopped) {
@@ -301,15 +302,9 @@ static int ltpy_txn_put_many(lt_txn *t, const char *keys, const uint32_t *klens,
     for (size_t i = 0; i < n; i++) {
         uint32_t kl = klens[i], vl = vlens[i];
         int rc;
-        if (absent && absent[i]) {
-            const char *v;
-            size_t vlen;
-            rc = lt_txn_get(t, keys, kl, &v, &vlen);
-            if (rc == LT_OK) { *stopped = (int64_t)i; return LT_OK; }
-            if (rc != LT_ENOTFOUND) { *stopped = (int64_t)i; return rc; }
-        }
-        rc = lt_txn_put(t, keys, kl, vals, vl);
-        if (rc != LT_OK) { *stopped = (int64_t)i; return rc; }
+        if (absent && absent[i]) rc = lt_txn_insert(t, keys, kl, vals, vl);
+        else rc = lt_txn_put(t, keys, kl, vals, vl);
+        if (rc != LT_OK) { *stopped = (int64_t)i; return rc == LT_EEXISTS ? LT_OK : rc; }
         keys += kl;
         vals += vl;
     }

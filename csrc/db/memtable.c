@@ -19,7 +19,12 @@
  *     search. max_height is relaxed: a stale value makes a reader start lower; a new
  *     value leads to head links that are NULL or already published.
  *  4. Nodes are never removed or moved before the arena is freed, which happens only
- *     when the last reference (every iterator holds one) is dropped. */
+ *     when the last reference (every iterator holds one) is dropped.
+ *
+ * Writer's splice: the writer keeps the search path of its last insert (splice[]) and
+ * starts the next insert's search from it when that key comes later (find_ge_writer),
+ * so ascending inserts, such as a sorted batch, cost O(1) searches. Readers never look
+ * at it; it changes only in insert_at, so it always is the last insert's exact path. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "memtable.h"
@@ -42,6 +47,10 @@ struct lt_memtable {
     mt_node *head;               /* sentinel of height MT_MAX_HEIGHT, no key */
     _Atomic int max_height;      /* levels in use, >= 1 */
     uint32_t rng;                /* xorshift32 state: writer only */
+    /* Writer only: the search path of the last inserted entry K (splice[i] = last node
+     * <= K at level i; head where none), or have_splice = 0 before the first insert. */
+    mt_node *splice[MT_MAX_HEIGHT];
+    int have_splice;
     _Atomic uint64_t count;
     _Atomic int refs;
 };
@@ -84,11 +93,10 @@ static inline mt_target target_of_node(const mt_node *n) {
     return t;
 }
 
-/* First node >= t, or NULL. Fills prev[level] (if prev) with the last node < t at
- * each level. A node already found >= t at one level is not compared again below. */
-static mt_node *find_ge(const lt_memtable *m, const mt_target *t, mt_node **prev) {
-    mt_node *x = m->head, *known_ge = NULL;
-    int level = atomic_load_explicit(&m->max_height, memory_order_relaxed) - 1;
+/* First node >= t, or NULL, searching down from node x (< t) at `level`; known_ge is
+ * a node already known to be >= t (or NULL). Fills prev[0..level] (if prev). */
+static mt_node *find_ge_from(mt_node *x, int level, mt_node *known_ge, const mt_target *t,
+                             mt_node **prev) {
     for (;;) {
         mt_node *nx = load_next(x, level);
         if (nx && nx != known_ge && node_cmp(nx, t) < 0) {
@@ -100,6 +108,34 @@ static mt_node *find_ge(const lt_memtable *m, const mt_target *t, mt_node **prev
             level--;
         }
     }
+}
+
+/* First node >= t, or NULL. Fills prev[level] (if prev) with the last node < t at
+ * each level. A node already found >= t at one level is not compared again below. */
+static mt_node *find_ge(const lt_memtable *m, const mt_target *t, mt_node **prev) {
+    int level = atomic_load_explicit(&m->max_height, memory_order_relaxed) - 1;
+    return find_ge_from(m->head, level, NULL, t, prev);
+}
+
+#define MT_SPLICE_LEVELS 3   /* levels of the splice tried before a search from the top */
+
+/* find_ge with prev, for the writer: inserts in ascending order (a sorted batch) reuse
+ * the previous insert's path. When the last inserted K < t, every splice node is < t,
+ * and if the splice brackets t at level l (next node NULL or >= t) it does at every
+ * level above (the first node > K at a higher level is not before the one at l), so
+ * only the levels below l are searched. */
+static mt_node *find_ge_writer(const lt_memtable *m, const mt_target *t, mt_node **prev) {
+    int max_h = atomic_load_explicit(&m->max_height, memory_order_relaxed);
+    if (m->have_splice && node_cmp(m->splice[0], t) < 0) {
+        for (int l = 0; l < max_h && l < MT_SPLICE_LEVELS; l++) {
+            mt_node *nx = load_next(m->splice[l], l);
+            if (nx && node_cmp(nx, t) < 0) continue;
+            for (int i = l + 1; i < max_h; i++) prev[i] = m->splice[i];
+            if (l == 0) { prev[0] = m->splice[0]; return nx; }
+            return find_ge_from(m->splice[l], l, nx, t, prev);
+        }
+    }
+    return find_ge_from(m->head, max_h - 1, NULL, t, prev);
 }
 
 /* Last node < t, or NULL. */
@@ -187,19 +223,19 @@ void lt_memtable_unref(lt_memtable *m) {
     }
 }
 
-int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value) {
+static int check_add_args(uint64_t seq, int type, lt_slice key, lt_slice value) {
     if (type != LT_TYPE_VALUE && type != LT_TYPE_DELETION)
         return lt_seterr(LT_EINVAL, "memtable add: unknown record type %d", type);
     if (seq > LT_MAX_SEQ || key.size > UINT32_MAX - 8 || value.size > UINT32_MAX)
         return lt_seterr(LT_EINVAL, "memtable add: sequence %llu or sizes (%zu, %zu) out of range",
                          (unsigned long long)seq, key.size, value.size);
-    mt_target t = { key.data, key.size, lt_pack_trailer(seq, type) };
-    mt_node *prev[MT_MAX_HEIGHT];
-    mt_node *at = find_ge(m, &t, prev);
-    if (at && node_cmp(at, &t) == 0)
-        return lt_seterr(LT_EINVAL, "memtable add: version with sequence %llu already present",
-                         (unsigned long long)seq);
+    return LT_OK;
+}
 
+/* Insert the entry for target `t` (= key, trailer) after prev[level] at each level.
+ * REQUIRES: prev is find_ge's output for `t`, and the writer has not inserted since. */
+static int insert_at(lt_memtable *m, mt_node **prev, const mt_target *t, lt_slice key,
+                     lt_slice value) {
     uint32_t klen = (uint32_t)key.size + 8, vlen = (uint32_t)value.size;
     int height = random_height(m);
     size_t node_size = sizeof(mt_node) + (size_t)height * sizeof(_Atomic(mt_node *));
@@ -215,7 +251,7 @@ int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_sli
     n->key = p;
     n->klen = klen;
     if (key.size) memcpy(p, key.data, key.size);
-    lt_put_fixed64(p + key.size, t.trailer);
+    lt_put_fixed64(p + key.size, t->trailer);
     p = lt_put_varint32(p + klen, vlen);
     if (vlen) memcpy(p, value.data, vlen);
 
@@ -229,8 +265,52 @@ int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_sli
         atomic_init(&n->next[i], succ);
         atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
     }
+    /* The path of n: n itself where it is linked, prev[] above, head above max_h. */
+    int top = height > max_h ? height : max_h;
+    for (int i = 0; i < MT_MAX_HEIGHT; i++)
+        m->splice[i] = i < height ? n : i < top ? prev[i] : m->head;
+    m->have_splice = 1;
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
     return LT_OK;
+}
+
+static int dup_error(uint64_t seq) {
+    return lt_seterr(LT_EINVAL, "memtable add: version with sequence %llu already present",
+                     (unsigned long long)seq);
+}
+
+int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value) {
+    int rc = check_add_args(seq, type, key, value);
+    if (rc) return rc;
+    mt_target t = { key.data, key.size, lt_pack_trailer(seq, type) };
+    mt_node *prev[MT_MAX_HEIGHT];
+    mt_node *at = find_ge_writer(m, &t, prev);
+    if (at && node_cmp(at, &t) == 0) return dup_error(seq);
+    return insert_at(m, prev, &t, key, value);
+}
+
+int lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key,
+                            lt_slice value, lt_memtable_check_fn check, void *arg) {
+    int rc = check_add_args(seq, type, key, value);
+    if (rc) return rc;
+    mt_target t = { key.data, key.size, lt_pack_trailer(seq, type) };
+    mt_node *prev[MT_MAX_HEIGHT];
+    mt_node *at = find_ge_writer(m, &t, prev);
+    if (at && node_cmp(at, &t) == 0) return dup_error(seq);
+    /* seq is newer than every version of key: `at`, if it is key's, is the newest. */
+    int found = 0, deleted = 0;
+    lt_slice v = lt_slice_make("", 0);
+    if (at && at->klen - 8 == key.size &&
+        (key.size == 0 || memcmp(at->key, key.data, key.size) == 0)) {
+        if ((int)(lt_get_fixed64(at->key + key.size) & 0xff) == LT_TYPE_VALUE) {
+            found = 1;
+            v = node_value(at);
+        } else {
+            deleted = 1;
+        }
+    }
+    if ((rc = check(arg, found ? LT_OK : LT_ENOTFOUND, deleted, v)) != LT_OK) return rc;
+    return insert_at(m, prev, &t, key, value);
 }
 
 int lt_memtable_get(lt_memtable *m, lt_slice key, uint64_t seq, lt_slice *value, int *deleted) {

@@ -28,6 +28,17 @@ void lt_memtable_unref(lt_memtable *m);
  * REQUIRES: single writer; (key, seq) is new. */
 int  lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value);
 
+/* Look up the newest version of `key` and, depending on it, insert a newer one, with
+ * one search: `check(arg, rc, deleted, value)` is called with what lt_memtable_get(m,
+ * key, LT_MAX_SEQ, ...) would report (value valid during the call only); unless it
+ * returns LT_OK nothing is inserted and its code is returned; otherwise the entry is
+ * inserted as lt_memtable_add does (same return values).
+ * REQUIRES: single writer; seq greater than the sequence of every version of `key`
+ * already present; `check` does not modify `m`. */
+typedef int (*lt_memtable_check_fn)(void *arg, int rc, int deleted, lt_slice value);
+int  lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key,
+                             lt_slice value, lt_memtable_check_fn check, void *arg);
+
 /* Look up the newest version of `key` with sequence <= seq.
  * Returns LT_OK with *value set (type VALUE), LT_ENOTFOUND with *deleted = 1 if the
  * newest such version is a deletion, LT_ENOTFOUND with *deleted = 0 if no version. */

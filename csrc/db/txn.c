@@ -22,11 +22,17 @@
  *             (serializable) also any key read, any key inside a scanned range.
  *             Transactions that wrote nothing skip validation: they serialize at
  *             their snapshot.
+ *   Insert    lt_txn_insert looks up and writes with one search of the buffer
+ *             (lt_memtable_add_checked). The absence read behind a successful insert
+ *             is not recorded: the written key is validated anyway. A rollback to a
+ *             savepoint that undoes such a put records the read then (`ins`).
  * Numbered invariants:
  *   1. Every version in `buf` has write number <= nwrites, and sps[] is increasing.
  *   2. Once `ended`, buf/reads/ranges/snap are released and every call but free and
  *      rollback returns LT_ECLOSED.
- *   3. `registered` implies the tracker's `active` count includes this transaction. */
+ *   3. `registered` implies the tracker's `active` count includes this transaction.
+ *   4. Every version in `buf` written by lt_txn_insert under serializable has its write
+ *      number in ins[0..nins); ins holds no write number above nwrites. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -52,6 +58,10 @@ struct lt_txn {
     size_t nsp, capsp;
     lt_memtable *reads;            /* serializable read-write: keys read */
     uint64_t nreads;
+    uint64_t *ins;                 /* serializable read-write: write numbers of the puts
+                                    * of lt_txn_insert (increasing), whose absence reads
+                                    * were not recorded */
+    size_t nins, capins;
     txn_range *ranges;             /* serializable read-write: ranges scanned */
     size_t nranges, capranges;
     lt_buf val;                    /* value returned by lt_txn_get from the buffer */
@@ -138,8 +148,7 @@ static int check_keys(lt_txn *t, lt_memtable *m, lt_conflict *c, const char *wha
     return rc;
 }
 
-static int txn_validate(void *arg, uint64_t last_seq) {
-    lt_txn *t = arg;
+static int validate_all(lt_txn *t, uint64_t last_seq) {
     lt_conflict *c = t->db->e->conflict;
     if (last_seq <= t->snap_seq) return LT_OK;       /* nothing committed since */
     if (t->snap_seq < c->floor) {
@@ -164,6 +173,13 @@ static int txn_validate(void *arg, uint64_t last_seq) {
         }
     }
     return LT_OK;
+}
+
+/* The commit hook. It does not unregister the transaction early (to spare recording
+ * its own keys when no other transaction is open): tried, and concurrent increments
+ * under both isolation levels then lost updates (tests/test_txn_anomalies.py). */
+static int txn_validate(void *arg, uint64_t last_seq) {
+    return validate_all(arg, last_seq);
 }
 
 /* ---- begin / end ----------------------------------------------------------------- */
@@ -202,6 +218,9 @@ static void txn_end(lt_txn *t, atomic_uint_fast64_t *(*stat)(lt_engine *)) {
     free(t->sps);
     t->sps = NULL;
     t->nsp = t->capsp = 0;
+    free(t->ins);
+    t->ins = NULL;
+    t->nins = t->capins = 0;
     lt_buf_free(&t->val);
 }
 
@@ -295,6 +314,28 @@ static int txn_enter(lt_txn *t, const char *op) {
 
 /* ---- reads and writes ------------------------------------------------------------- */
 
+/* Serializable read-write: record `k` as read, for validation at commit. */
+static int note_read(lt_txn *t, lt_slice k, const char *op) {
+    if (!t->reads) return LT_OK;
+    if (lt_memtable_add(t->reads, t->nreads + 1, LT_TYPE_VALUE, k, lt_slice_make("", 0)))
+        return lt_seterr(LT_ENOMEM, "%s: out of memory", op);
+    t->nreads++;
+    return LT_OK;
+}
+
+/* The checks before buffering a write: LT_OK or the error, with its message. */
+static int write_check(lt_txn *t, size_t klen, size_t vlen, const char *op) {
+    if (t->read_only) return lt_seterr(LT_EREADONLY, "%s: the transaction is read-only", op);
+    if (klen > LT_MAX_KEY_SIZE)
+        return lt_seterr(LT_EINVAL, "%s: key of %zu bytes exceeds the limit of %u bytes", op, klen, LT_MAX_KEY_SIZE);
+    if (vlen > LT_MAX_VALUE_SIZE)
+        return lt_seterr(LT_EINVAL, "%s: value of %zu bytes exceeds the limit of %u bytes", op, vlen, LT_MAX_VALUE_SIZE);
+    if (t->write_bytes + klen + vlen + 16 > t->max_write_bytes)
+        return lt_seterr(LT_EINVAL, "%s: the transaction's write buffer would exceed its limit "
+                         "of %zu bytes (%zu bytes buffered)", op, t->max_write_bytes, t->write_bytes);
+    return LT_OK;
+}
+
 int lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t *vlen) {
     int rc = txn_enter(t, "get");
     if (rc) return rc;
@@ -304,13 +345,9 @@ int lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t
         return lt_seterr(LT_EINVAL, "get: key of %zu bytes exceeds the limit of %u bytes", klen, LT_MAX_KEY_SIZE);
     }
     lt_slice k = lt_slice_make(klen ? key : "", klen);
-    if (t->reads) {
-        /* Serializable: the read is recorded whatever it finds (an absent key read
-         * conflicts with a later insert of it). */
-        if (lt_memtable_add(t->reads, t->nreads + 1, LT_TYPE_VALUE, k, lt_slice_make("", 0)) == LT_OK)
-            t->nreads++;
-        else { db_leave(db); return lt_seterr(LT_ENOMEM, "get: out of memory"); }
-    }
+    /* Serializable: the read is recorded whatever it finds (an absent key read
+     * conflicts with a later insert of it). */
+    if ((rc = note_read(t, k, "get"))) { db_leave(db); return rc; }
     if (t->buf) {
         lt_slice found;
         int deleted = 0;
@@ -338,15 +375,8 @@ static int txn_write(lt_txn *t, int type, const void *key, size_t klen, const vo
     int rc = txn_enter(t, op);
     if (rc) return rc;
     lt_db *db = t->db;
-    if (t->read_only) rc = lt_seterr(LT_EREADONLY, "%s: the transaction is read-only", op);
-    else if (klen > LT_MAX_KEY_SIZE)
-        rc = lt_seterr(LT_EINVAL, "%s: key of %zu bytes exceeds the limit of %u bytes", op, klen, LT_MAX_KEY_SIZE);
-    else if (vlen > LT_MAX_VALUE_SIZE)
-        rc = lt_seterr(LT_EINVAL, "%s: value of %zu bytes exceeds the limit of %u bytes", op, vlen, LT_MAX_VALUE_SIZE);
-    else if (t->write_bytes + klen + vlen + 16 > t->max_write_bytes)
-        rc = lt_seterr(LT_EINVAL, "%s: the transaction's write buffer would exceed its limit "
-                       "of %zu bytes (%zu bytes buffered)", op, t->max_write_bytes, t->write_bytes);
-    else if ((rc = lt_memtable_add(t->buf, t->nwrites + 1, type, lt_slice_make(klen ? key : "", klen),
+    if ((rc = write_check(t, klen, vlen, op)) == LT_OK &&
+        (rc = lt_memtable_add(t->buf, t->nwrites + 1, type, lt_slice_make(klen ? key : "", klen),
                                    lt_slice_make(vlen ? val : "", vlen))) == LT_OK) {
         t->nwrites++;
         t->write_bytes += klen + vlen + 16;
@@ -361,6 +391,63 @@ int lt_txn_put(lt_txn *t, const void *key, size_t klen, const void *val, size_t 
 
 int lt_txn_delete(lt_txn *t, const void *key, size_t klen) {
     return txn_write(t, LT_TYPE_DELETION, key, klen, NULL, 0, "delete");
+}
+
+/* Is `key` visible at the snapshot? LT_EEXISTS, LT_ENOTFOUND or an error. */
+static int snapshot_has(lt_txn *t, lt_slice key) {
+    const char *v;
+    size_t n;
+    int rc = lt_get(t->db, t->snap, key.data, key.size, &v, &n);
+    return rc == LT_OK ? lt_seterr(LT_EEXISTS, "insert: the key already exists") : rc;
+}
+
+typedef struct insert_ctx { lt_txn *t; lt_slice key; size_t vlen; } insert_ctx;
+
+/* lt_memtable_add_checked's hook: decide from the key's newest buffered version. */
+static int insert_check(void *arg, int rc, int deleted, lt_slice value) {
+    insert_ctx *c = arg;
+    (void)value;
+    if (rc == LT_OK) return lt_seterr(LT_EEXISTS, "insert: the key already exists");
+    if (!deleted && (rc = snapshot_has(c->t, c->key)) != LT_ENOTFOUND) return rc;
+    return write_check(c->t, c->key.size, c->vlen, "insert");
+}
+
+int lt_txn_insert(lt_txn *t, const void *key, size_t klen, const void *val, size_t vlen) {
+    int rc = txn_enter(t, "insert");
+    if (rc) return rc;
+    lt_db *db = t->db;
+    lt_slice k = lt_slice_make(klen ? key : "", klen);
+    if (klen > LT_MAX_KEY_SIZE) {
+        db_leave(db);
+        return lt_seterr(LT_EINVAL, "insert: key of %zu bytes exceeds the limit of %u bytes", klen, LT_MAX_KEY_SIZE);
+    }
+    if (!t->buf) {   /* read-only: nothing to write, but an existing key is reported */
+        rc = snapshot_has(t, k);
+        if (rc == LT_ENOTFOUND) rc = write_check(t, klen, vlen, "insert");
+    } else if (t->reads && t->nins == t->capins) {
+        size_t c = t->capins ? t->capins * 2 : 64;
+        uint64_t *p = realloc(t->ins, c * sizeof *p);
+        if (p) { t->ins = p; t->capins = c; }
+        else rc = lt_seterr(LT_ENOMEM, "insert: out of memory");
+    }
+    if (t->buf && rc == LT_OK) {
+        insert_ctx c = { t, k, vlen };
+        rc = lt_memtable_add_checked(t->buf, t->nwrites + 1, LT_TYPE_VALUE, k,
+                                     lt_slice_make(vlen ? val : "", vlen), insert_check, &c);
+        if (rc == LT_OK) {
+            t->nwrites++;
+            t->write_bytes += klen + vlen + 16;
+            if (t->reads) t->ins[t->nins++] = t->nwrites;
+        }
+    }
+    /* Not inserted: the caller learnt something from the read; record it as
+     * lt_txn_get would (a failure to do so takes precedence: the read is lost). */
+    if (rc != LT_OK) {
+        int nrc = note_read(t, k, "insert");
+        if (nrc) rc = nrc;
+    }
+    db_leave(db);
+    return rc;
 }
 
 /* ---- savepoints ------------------------------------------------------------------- */
@@ -388,16 +475,33 @@ static int check_sp(lt_txn *t, uint64_t id, const char *op) {
     return LT_OK;
 }
 
-/* Rebuild the buffer from the versions with write number <= keep. */
+/* Index in ins[] of the first write number > w (ins is increasing). */
+static size_t ins_above(const lt_txn *t, uint64_t w) {
+    size_t lo = 0, hi = t->nins;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->ins[mid] <= w) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Rebuild the buffer from the versions with write number <= keep. The absence reads
+ * behind discarded puts of lt_txn_insert are recorded now (invariant 4). */
 static int rebuild_buffer(lt_txn *t, uint64_t keep) {
     lt_memtable *fresh = lt_memtable_new();
     lt_iter *it = fresh ? lt_memtable_iter(t->buf) : NULL;
-    size_t bytes = 0;
+    size_t bytes = 0, first_ins = ins_above(t, keep);
     int rc = it ? LT_OK : LT_ENOMEM;
     if (it) {
         for (lt_iter_seek_first(it); rc == LT_OK && lt_iter_valid(it); lt_iter_next(it)) {
             lt_slice ik = lt_iter_key(it), v = lt_iter_value(it);
-            if (lt_ikey_seq(ik) > keep) continue;
+            uint64_t w = lt_ikey_seq(ik);
+            if (w > keep) {
+                size_t i = ins_above(t, w - 1);
+                if (i >= first_ins && i < t->nins && t->ins[i] == w)
+                    rc = note_read(t, lt_ikey_user(ik), "rollback to savepoint");
+                continue;
+            }
             rc = lt_memtable_add(fresh, lt_ikey_seq(ik), lt_ikey_type(ik), lt_ikey_user(ik), v);
             bytes += ik.size - 8 + v.size + 16;
         }
@@ -411,6 +515,7 @@ static int rebuild_buffer(lt_txn *t, uint64_t keep) {
     t->buf = fresh;
     t->nwrites = keep;
     t->write_bytes = bytes;
+    t->nins = first_ins;
     return LT_OK;
 }
 

@@ -44,6 +44,7 @@ extern "C" {
 #define LT_EVERSION   (-30710) /* file written by an unsupported format version          */
 #define LT_ENOSPC     (-30711) /* the file system is full                                */
 #define LT_EBUSY      (-30712) /* background error latched: the database is read-only   */
+#define LT_EEXISTS    (-30713) /* key already present (lt_txn_insert)                    */
 
 /* Message of the last failed call made by this thread (empty string if none). The
  * pointer stays valid until this thread's next call into the library. */
@@ -245,6 +246,16 @@ int  lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_
  * limit reached; LT_EREADONLY: read-only transaction. */
 int  lt_txn_put(lt_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
 int  lt_txn_delete(lt_txn *t, const void *key, size_t klen);
+/* Insert-if-absent: buffer a put of `key` unless the key is visible to the
+ * transaction (its own latest write, else the snapshot): what lt_txn_get followed by
+ * lt_txn_put does for LT_ENOTFOUND, in one call and one search of the write buffer.
+ * Validation: when the key is found (LT_EEXISTS), or the put fails, the read is
+ * recorded as lt_txn_get records it (serializable). When the put is made, the absence
+ * read is not recorded: the written key is validated at commit under both isolation
+ * levels, so any commit of the key after the snapshot is a conflict either way; if a
+ * rollback to a savepoint later undoes the put, the read is recorded then.
+ * Errors: LT_EEXISTS (nothing written), those of lt_txn_get and of lt_txn_put. */
+int  lt_txn_insert(lt_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
 /* Savepoints form a stack. lt_txn_savepoint pushes one and sets *id (its depth, 1 for
  * the outermost). lt_txn_rollback_to(id) undoes every write made since savepoint id
  * was taken and discards the savepoints above it (id stays valid).

@@ -78,6 +78,7 @@ const char *lt_strerror(int code) {
     case LT_EVERSION:  return "unsupported format version";
     case LT_ENOSPC:    return "no space left on device";
     case LT_EBUSY:     return "database is read-only after a background error";
+    case LT_EEXISTS:   return "key already exists";
     default:           return "unknown error code";
     }
 }
