@@ -13,6 +13,8 @@
  *   encode_row_ids(ids, values) -> bytes | NotImplemented (rowcodec.encode_row_ids)
  *   encode_key(values, desc)  -> bytes | NotImplemented   (keycodec.encode_key;
  *                                            desc: None or a sequence of bools)
+ *   insert_row(spec, row, items, absent, owners) -> bool  (dml.TableWriter's
+ *                                            prepare_row checks + insert_items)
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
  *                                           (keycodec.decode_key; declines decimals
  *                                            and every malformed key)
@@ -618,6 +620,161 @@ done:
     return r;
 }
 
+/* ---- inserts: the KV writes of one row ------------------------------------------- */
+
+/* Encode the key elements of row[pos[i]] (DESC ones inverted) onto b. 1 done, 0
+ * declined (a value only Python encodes), -1 error. */
+static int key_of(Buf *b, PyObject *row, PyObject *pos, PyObject *desc) {
+    Py_ssize_t n = PyTuple_GET_SIZE(pos);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(pos, i));
+        if (at < 0 || at >= PyList_GET_SIZE(row)) return PyErr_Occurred() ? -1 : 0;
+        size_t start = b->len;
+        PyObject *e = key_element(b, PyList_GET_ITEM(row, at));
+        if (!e) return -1;
+        if (e == DECLINE) return 0;
+        if (desc != Py_None && PyTuple_GET_ITEM(desc, i) == Py_True)
+            for (size_t j = start; j < b->len; j++) b->p[j] = (unsigned char)~b->p[j];
+    }
+    return 1;
+}
+
+/* Is v storable as is in a column of this kind (dml.TableWriter.prepare_row's fast
+ * checks: 1 INTEGER within [lo, hi], 2 REAL, 3 TEXT of at most maxlen characters,
+ * 4 BLOB of at most maxlen bytes; maxlen < 0: no limit)? */
+static int storable(PyObject *v, long kind, long long lo, long long hi, long maxlen) {
+    if (kind == 1) {
+        if (!PyLong_CheckExact(v)) return 0;
+        int ovf;
+        long long x = PyLong_AsLongLongAndOverflow(v, &ovf);
+        if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        return !ovf && x >= lo && x <= hi;
+    }
+    if (kind == 2) return PyFloat_CheckExact(v);
+    if (kind == 3) return PyUnicode_CheckExact(v) && (maxlen < 0 || PyUnicode_GET_LENGTH(v) <= maxlen);
+    if (kind == 4) return PyBytes_CheckExact(v) && (maxlen < 0 || PyBytes_GET_SIZE(v) <= maxlen);
+    return 0;
+}
+
+/* insert_row(spec, row, items, absent, owners) -> bool: dml.TableWriter.prepare_row's
+ * checks and insert_items() in one call, for a row (a list) whose every value is
+ * already storable as is. Appends, exactly as insert_items does, the row's
+ * (key, value) and its index entries to `items`, their must-be-absent flags to
+ * `absent` and (row, index, indexed values) to `owners`; returns True. Returns False,
+ * appending nothing, when any value needs Python (a coercion, a NOT NULL violation,
+ * a type or length only Python checks). spec (built by dml.TableWriter):
+ * (kinds, los, his, maxlens, not_null, col_ids, row_prefix, pk_pos, pk_desc,
+ *  ((index, prefix, pos, desc, unique), ...)) with desc None or a tuple of bools. */
+static PyObject *insert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 10 ||
+        !PyList_CheckExact(args[1]) || !PyList_CheckExact(args[2]) ||
+        !PyList_CheckExact(args[3]) || !PyList_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "insert_row(spec, row: list, items: list, "
+                        "absent: list, owners: list)");
+        return NULL;
+    }
+    PyObject *spec = args[0], *row = args[1];
+    PyObject *kinds = PyTuple_GET_ITEM(spec, 0), *los = PyTuple_GET_ITEM(spec, 1),
+             *his = PyTuple_GET_ITEM(spec, 2), *maxlens = PyTuple_GET_ITEM(spec, 3),
+             *notnull = PyTuple_GET_ITEM(spec, 4), *ids = PyTuple_GET_ITEM(spec, 5),
+             *prefix = PyTuple_GET_ITEM(spec, 6), *pk_pos = PyTuple_GET_ITEM(spec, 7),
+             *pk_desc = PyTuple_GET_ITEM(spec, 8), *indexes = PyTuple_GET_ITEM(spec, 9);
+    Py_ssize_t n = PyList_GET_SIZE(row);
+    if (PyTuple_GET_SIZE(kinds) != n || PyTuple_GET_SIZE(ids) != n) Py_RETURN_FALSE;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(row, i);
+        if (v == Py_None) {
+            if (PyTuple_GET_ITEM(notnull, i) == Py_True) Py_RETURN_FALSE;
+            continue;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(kinds, i));
+        long long lo = PyLong_AsLongLong(PyTuple_GET_ITEM(los, i));
+        long long hi = PyLong_AsLongLong(PyTuple_GET_ITEM(his, i));
+        long maxlen = PyLong_AsLong(PyTuple_GET_ITEM(maxlens, i));
+        if (PyErr_Occurred()) return NULL;
+        if (!storable(v, kind, lo, hi, maxlen)) Py_RETURN_FALSE;
+    }
+    PyObject *pk_key = NULL, *value = NULL, *out = NULL, *r = NULL;
+    Py_ssize_t nix = PyTuple_GET_SIZE(indexes);
+    Buf b;
+    buf_init(&b);
+    int rc = key_of(&b, row, pk_pos, pk_desc);
+    if (rc <= 0) goto declined;
+    pk_key = PyBytes_FromStringAndSize((const char *)b.p, (Py_ssize_t)b.len);
+    if (!pk_key) goto done;
+    value = encode_row_ids(NULL, (PyObject *[]){ids, row}, 2);
+    if (!value) goto done;
+    if (value == Py_NotImplemented) goto declined;
+    /* every entry first (nothing appended on a decline), then the appends */
+    if (!(out = PyList_New(0))) goto done;
+    b.len = 0;
+    if (buf_put(&b, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0 ||
+        buf_put(&b, PyBytes_AS_STRING(pk_key), (size_t)PyBytes_GET_SIZE(pk_key)) < 0)
+        goto done;
+    PyObject *entry = Py_BuildValue("(y#O)OO", (const char *)b.p, (Py_ssize_t)b.len,
+                                    value, Py_True, Py_None);
+    if (!entry || PyList_Append(out, entry) < 0) { Py_XDECREF(entry); goto done; }
+    Py_DECREF(entry);
+    for (Py_ssize_t x = 0; x < nix; x++) {
+        PyObject *ix = PyTuple_GET_ITEM(indexes, x);
+        PyObject *ipfx = PyTuple_GET_ITEM(ix, 1), *ipos = PyTuple_GET_ITEM(ix, 2);
+        int unique = PyTuple_GET_ITEM(ix, 4) == Py_True;
+        Py_ssize_t k = PyTuple_GET_SIZE(ipos);
+        PyObject *vals = PyList_New(k);
+        if (!vals) goto done;
+        int has_null = 0;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(ipos, j));
+            if (at < 0 || at >= n) { Py_DECREF(vals); if (!PyErr_Occurred()) goto declined; goto done; }
+            PyObject *v = PyList_GET_ITEM(row, at);
+            has_null |= v == Py_None;
+            PyList_SET_ITEM(vals, j, Py_NewRef(v));
+        }
+        b.len = 0;
+        if (buf_put(&b, PyBytes_AS_STRING(ipfx), (size_t)PyBytes_GET_SIZE(ipfx)) < 0) {
+            Py_DECREF(vals);
+            goto done;
+        }
+        rc = key_of(&b, row, ipos, PyTuple_GET_ITEM(ix, 3));
+        if (rc <= 0) { Py_DECREF(vals); if (rc == 0) goto declined; goto done; }
+        if ((!unique || has_null) &&
+            buf_put(&b, PyBytes_AS_STRING(pk_key), (size_t)PyBytes_GET_SIZE(pk_key)) < 0) {
+            Py_DECREF(vals);
+            goto done;
+        }
+        PyObject *ival = unique ? Py_NewRef(pk_key) : PyBytes_FromStringAndSize("", 0);
+        if (!ival) { Py_DECREF(vals); goto done; }
+        /* "N" steals ival and vals (also when building fails) */
+        entry = Py_BuildValue("(y#N)ON", (const char *)b.p, (Py_ssize_t)b.len, ival,
+                              (unique && !has_null) ? Py_True : Py_False, vals);
+        if (!entry || PyList_Append(out, entry) < 0) { Py_XDECREF(entry); goto done; }
+        Py_DECREF(entry);
+    }
+    PyObject *items = args[2], *absent = args[3], *owners = args[4];
+    for (Py_ssize_t x = 0; x < PyList_GET_SIZE(out); x++) {
+        PyObject *e = PyList_GET_ITEM(out, x);
+        PyObject *ix = x == 0 ? Py_None : PyTuple_GET_ITEM(PyTuple_GET_ITEM(indexes, x - 1), 0);
+        PyObject *owner = PyTuple_Pack(3, row, ix, PyTuple_GET_ITEM(e, 2));
+        if (!owner) goto done;
+        int bad = PyList_Append(items, PyTuple_GET_ITEM(e, 0)) < 0 ||
+                  PyList_Append(absent, PyTuple_GET_ITEM(e, 1)) < 0 ||
+                  PyList_Append(owners, owner) < 0;
+        Py_DECREF(owner);
+        if (bad) goto done;
+    }
+    r = Py_NewRef(Py_True);
+    goto done;
+declined:
+    r = Py_NewRef(Py_False);
+done:
+    Py_XDECREF(out);
+    Py_XDECREF(value);
+    Py_XDECREF(pk_key);
+    buf_free(&b);
+    return r;
+}
+
 /* ---- keys: decoding ---------------------------------------------------------------- */
 
 /* Reads go through `mask` (0x00 ascending, 0xff DESC: the element's bytes inverted). */
@@ -774,6 +931,9 @@ static PyMethodDef methods[] = {
     {"decode_key", (PyCFunction)(void (*)(void))decode_key, METH_FASTCALL,
      "decode_key(data: bytes, count, desc: None | list/tuple of bools, offset) -> "
      "(values, offset) or NotImplemented."},
+    {"insert_row", (PyCFunction)(void (*)(void))insert_row, METH_FASTCALL,
+     "insert_row(spec, row, items, absent, owners) -> bool: the KV writes of one "
+     "row, or False to leave it to Python."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,10 +10,15 @@ Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
 from . import catalog
 from .catalog import fold, index_key, unique_key
-from .keycodec import key_encoder
+from .keycodec import _desc_flags, key_encoder
 from .expr import AGGREGATES, Scope, compile_expr, truth
 from .rowcodec import decode_row, encode_row_ids
 from .types import ALWAYS as _ALWAYS
+
+try:
+    from .._speedups import insert_row as _c_insert_row
+except ImportError:                 # not built: every row goes through Python
+    _c_insert_row = None
 
 __all__ = ["TableWriter", "index_entry", "table_scope", "Inserter", "Param", "Returning",
            "Upsert", "conflicts"]
@@ -47,6 +52,34 @@ def index_entry(table, index, row, pos=None, pk_pos=None):
                 catalog.encode_key(pk, table.pk_directions), vals)
     return (index_key(table.id, index.id, vals, pk, index.directions, table.pk_directions),
             b"", vals)
+
+
+def _insert_spec(w):
+    """The spec of _speedups.insert_row for TableWriter `w` (see its comment)."""
+    t = w.table
+    kinds, los, his, maxlens = [], [], [], []
+    for c in t.columns:
+        fam, ty = c.type.family, c.type
+        lo = hi = 0
+        maxlen = -1 if ty.length is None else ty.length
+        if fam == "INTEGER":
+            kind = 1
+            lo, hi = ty.int_range
+        else:
+            kind = {"REAL": 2, "TEXT": 3, "BLOB": 4}.get(fam, 0)
+        kinds.append(kind)
+        los.append(lo)
+        his.append(hi)
+        maxlens.append(maxlen)
+
+    def flags(directions, n):
+        f = _desc_flags(directions, n)
+        return None if f is None else tuple(bool(x) for x in f)
+    indexes = tuple((ix, prefix, tuple(pos), flags(ix.directions, len(pos)), ix.unique)
+                    for ix, pos, prefix, _ in w.index_keys)
+    return (tuple(kinds), tuple(los), tuple(his), tuple(maxlens),
+            tuple(bool(c.not_null) for c in t.columns), w.col_ids_t, w.row_prefix,
+            tuple(w.pk_pos), flags(w.pk_dirs, len(w.pk_pos)), indexes)
 
 
 def _same_objects(a, b, positions):
@@ -116,6 +149,8 @@ class TableWriter:
         # per column: None, or (type, test or None, lo, hi) under which a value needs
         # no coerce(): of that exact type and passing the test / within lo..hi
         self.fast = [_fast(c.type) for c in table.columns]
+        self.insert_spec = _insert_spec(self) if _c_insert_row is not None and \
+            not table.checks else None
         self.pk_values = _getter(self.pk_pos)
         self.pk_encode = key_encoder(self.pk_dirs)
         self.index_keys = [(ix, pos, prefix, key_encoder(dirs))
@@ -305,7 +340,10 @@ class _Pending:
         if not self.items:
             return
         i = txn.put_many(self.items, self.absent)
-        self.items, self.absent, owners, self.owners = [], [], self.owners, []
+        owners = self.owners[:]
+        self.items.clear()          # in place: callers may hold the lists
+        self.absent.clear()
+        self.owners.clear()
         if i is not None:
             row, index, vals = owners[i]
             if index is None:
@@ -584,7 +622,15 @@ class Inserter:
             (pslots, eslots, dslots), = self.builders
             n, rowid_pos = self.ncols, w.rowid_pos
             prepare, items = w.prepare_row, w.insert_items
+            # Rows whose values are all storable as they are go through one C call
+            # (checks + keys + value: _speedups.insert_row); explicit rowids of those
+            # rows are observed (catalog.observe_rowid) before any id is allocated
+            # and before each flush, as prepare_row would have done row by row.
+            spec, c_insert = w.insert_spec, _c_insert_row
+            db, tid = w.db, w.table.id
+            top = None                      # highest explicit rowid not yet observed
             pending = _Pending()
+            plist, pabsent, powners = pending.items, pending.absent, pending.owners
             try:
                 for params in param_sets:
                     row = [None] * n
@@ -594,16 +640,40 @@ class Inserter:
                         row[i] = e((), params)
                     for i, f in dslots:
                         row[i] = f((), params)
-                    prepare(row, params)
-                    items(row, pending)
+                    if spec is not None:
+                        rid = None
+                        if rowid_pos is not None:
+                            rid = row[rowid_pos]
+                            if rid is None:
+                                if top is not None:
+                                    catalog.observe_rowid(db, tid, top)
+                                    top = None
+                                row[rowid_pos] = catalog.allocate_rowids(db, tid, 1)[0]
+                        if c_insert(spec, row, plist, pabsent, powners):
+                            if rid is not None and (top is None or rid > top):
+                                top = rid
+                        else:
+                            if top is not None:
+                                catalog.observe_rowid(db, tid, top)
+                                top = None
+                            prepare(row, params)
+                            items(row, pending)
+                    else:
+                        prepare(row, params)
+                        items(row, pending)
                     if rowid_pos is not None:
                         last = row[rowid_pos]
                     total += 1
-                    if len(pending.items) >= _BATCH:
+                    if len(plist) >= _BATCH:
+                        if top is not None:
+                            catalog.observe_rowid(db, tid, top)
+                            top = None
                         pending.flush(w, txn)
             except Exception:
                 pending.flush(w, txn)       # an earlier row's duplicate comes first
                 raise
+            if top is not None:
+                catalog.observe_rowid(db, tid, top)
             pending.flush(w, txn)
             return total, last
         for params in param_sets:
