@@ -194,7 +194,10 @@ class Cursor:
 
     def fetchone(self):
         """The next row, or None when there are no more."""
-        return next(self._result(), None)
+        rows = self._rows
+        if rows is None or self._closed or self._connection._closed:
+            rows = self._result()           # raises the right error
+        return next(rows, None)
 
     def fetchmany(self, size=None):
         """Up to `size` (default: arraysize) more rows, as a list."""
