@@ -127,8 +127,9 @@ class Access:
         self._cols = table.columns
         self._ids = column_ids(table.columns)
         self._dirs = [d for _, d in self.keys]
+        self._rows_prefix = row_prefix(table.id)
         if index is None:
-            self._prefix = row_prefix(table.id)
+            self._prefix = self._rows_prefix
         else:
             self._prefix = index_prefix(table.id, index.id)
             self._skip_values = key_decoder(len(index.column_ids), index.directions)
@@ -309,8 +310,8 @@ class Access:
             if self.index is not None and self._ordered:
                 spans = [(self._prefix, prefix_successor(self._prefix))]
             else:
-                return self._scan_rows(txn, [(row_prefix(self.table.id),
-                                              prefix_successor(row_prefix(self.table.id)))])
+                rp = self._rows_prefix
+                return self._scan_rows(txn, [(rp, prefix_successor(rp))])
         if self.reverse:
             spans = spans[::-1]
         if self.index is None:
@@ -331,8 +332,8 @@ class Access:
                 yield decode_row_ids(v, ids)
 
     def _index_rows(self, txn, spans):
-        t, base, rev = self.table, self._prefix, self.reverse
-        rp, ids, skip, get = row_prefix(t.id), self._ids, self._skip_values, txn.get
+        base, rev = self._prefix, self.reverse
+        rp, ids, skip, get = self._rows_prefix, self._ids, self._skip_values, txn.get
         nb = len(base)
         for start, end in spans:
             for k, v in txn.scan(start, end, reverse=rev):
