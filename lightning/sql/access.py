@@ -335,10 +335,17 @@ class Access:
         base, rev = self._prefix, self.reverse
         rp, ids, skip, get = self._rows_prefix, self._ids, self._skip_values, txn.get
         nb = len(base)
+        # every indexed column pinned by `=`: each span's start is the entry's whole
+        # indexed part, so the pk follows it (no decoding to find where)
+        pinned = self.lo is None and self.hi is None and \
+            len(self.eq) == len(self.index.column_ids)
         for start, end in spans:
+            fixed = len(start) if pinned and len(start) > nb else None  # (not fallback)
             for k, v in txn.scan(start, end, reverse=rev):
                 # the row key is the row prefix and the encoded pk: a unique entry's
                 # value, or the bytes after a non-unique entry's indexed values
-                raw = get(rp + (v if v else k[skip(k, nb)[1]:]))
+                if not v:
+                    v = k[fixed if fixed is not None else skip(k, nb)[1]:]
+                raw = get(rp + v)
                 if raw is not None:
                     yield decode_row_ids(raw, ids)

@@ -330,3 +330,20 @@ def test_ranges_do_not_read_null_entries(dbs, monkeypatch, where):
     rows = check(dbs, "SELECT * FROM t WHERE " + where)
     assert seen and len(seen) >= len(rows)
     assert all(None not in vals[:2] for vals in seen), where
+
+
+def test_pinned_index_fallback_reads_whole_index_in_order():
+    # a value the path cannot use as a key (a bool for an INTEGER column) makes an
+    # ordered index path read the whole index; rows must still match a table scan
+    results = []
+    for with_index in (True, False):
+        con = lightning.connect(":memory:")
+        con.execute("CREATE TABLE f (id INTEGER PRIMARY KEY, k INTEGER, s TEXT)")
+        if with_index:
+            con.execute("CREATE INDEX f_k ON f (k)")
+        con.executemany("INSERT INTO f VALUES (?, ?, ?)",
+                        [(i, i % 3, str(i)) for i in range(1, 10)])
+        q = "SELECT id, k FROM f WHERE k = ? ORDER BY k"
+        assert ("INDEX f_k" in plan(con, q, (True,))[0]) == with_index
+        results.append([con.execute(q, (v,)).fetchall() for v in (True, 1, 2.0)])
+    assert results[0] == results[1]
