@@ -13,7 +13,7 @@
  *   encode_row_ids(ids, values) -> bytes | NotImplemented (rowcodec.encode_row_ids)
  *   encode_key(values, desc)  -> bytes | NotImplemented   (keycodec.encode_key;
  *                                            desc: None or a sequence of bools)
- *   insert_row(spec, row, items, absent, owners) -> bool  (dml.TableWriter's
+ *   insert_row(spec, row, pending, row_no) -> bool  (dml.TableWriter's
  *                                            prepare_row checks + insert_items)
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
  *                                           (keycodec.decode_key; declines decimals
@@ -656,32 +656,54 @@ static int storable(PyObject *v, long kind, long long lo, long long hi, long max
     return 0;
 }
 
-/* insert_row(spec, row, items, absent, owners) -> bool: dml.TableWriter.prepare_row's
+/* Append n bytes to a bytearray; -1 with an error set on failure. */
+static int ba_put(PyObject *ba, const void *p, size_t n) {
+    Py_ssize_t old = PyByteArray_GET_SIZE(ba);
+    if (PyByteArray_Resize(ba, old + (Py_ssize_t)n) < 0) return -1;
+    memcpy(PyByteArray_AS_STRING(ba) + old, p, n);
+    return 0;
+}
+
+static int ba_u32(PyObject *ba, uint32_t v) { return ba_put(ba, &v, 4); }   /* native */
+
+#define MAX_ENTRIES 64                  /* the row and up to 63 index entries */
+
+/* insert_row(spec, row, pending, row_no) -> bool: dml.TableWriter.prepare_row's
  * checks and insert_items() in one call, for a row (a list) whose every value is
- * already storable as is. Appends, exactly as insert_items does, the row's
- * (key, value) and its index entries to `items`, their must-be-absent flags to
- * `absent` and (row, index, indexed values) to `owners`; returns True. Returns False,
- * appending nothing, when any value needs Python (a coercion, a NOT NULL violation,
- * a type or length only Python checks). spec (built by dml.TableWriter):
+ * storable as it is. Appends the row's entry and then its index entries, exactly as
+ * insert_items does, to `pending` = (keys, klens, vals, vlens, absent, item_row,
+ * item_ix), all bytearrays: keys/vals the concatenated bytes, klens/vlens/item_row
+ * one native-endian uint32 per entry, absent one 0/1 byte per entry, item_ix one
+ * uint32 per entry (0: the row, k: the k-th index). row_no is stored in item_row. Returns
+ * True; or False, appending nothing, when any value needs Python (a coercion, a NOT
+ * NULL violation, a type or length only Python checks). spec (dml.TableWriter):
  * (kinds, los, his, maxlens, not_null, col_ids, row_prefix, pk_pos, pk_desc,
  *  ((index, prefix, pos, desc, unique), ...)) with desc None or a tuple of bools. */
 static PyObject *insert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 10 ||
-        !PyList_CheckExact(args[1]) || !PyList_CheckExact(args[2]) ||
-        !PyList_CheckExact(args[3]) || !PyList_CheckExact(args[4])) {
-        PyErr_SetString(PyExc_TypeError, "insert_row(spec, row: list, items: list, "
-                        "absent: list, owners: list)");
+    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 10 ||
+        !PyList_CheckExact(args[1]) || !PyTuple_CheckExact(args[2]) ||
+        PyTuple_GET_SIZE(args[2]) != 7 || !PyLong_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "insert_row(spec, row: list, pending: 7-tuple, "
+                        "row_no: int)");
         return NULL;
     }
-    PyObject *spec = args[0], *row = args[1];
+    PyObject *spec = args[0], *row = args[1], *pend = args[2];
+    for (int i = 0; i < 7; i++)
+        if (!PyByteArray_CheckExact(PyTuple_GET_ITEM(pend, i))) {
+            PyErr_SetString(PyExc_TypeError, "insert_row: pending holds bytearrays");
+            return NULL;
+        }
+    uint32_t row_no = (uint32_t)PyLong_AsUnsignedLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
     PyObject *kinds = PyTuple_GET_ITEM(spec, 0), *los = PyTuple_GET_ITEM(spec, 1),
              *his = PyTuple_GET_ITEM(spec, 2), *maxlens = PyTuple_GET_ITEM(spec, 3),
              *notnull = PyTuple_GET_ITEM(spec, 4), *ids = PyTuple_GET_ITEM(spec, 5),
              *prefix = PyTuple_GET_ITEM(spec, 6), *pk_pos = PyTuple_GET_ITEM(spec, 7),
              *pk_desc = PyTuple_GET_ITEM(spec, 8), *indexes = PyTuple_GET_ITEM(spec, 9);
-    Py_ssize_t n = PyList_GET_SIZE(row);
-    if (PyTuple_GET_SIZE(kinds) != n || PyTuple_GET_SIZE(ids) != n) Py_RETURN_FALSE;
+    Py_ssize_t n = PyList_GET_SIZE(row), nix = PyTuple_GET_SIZE(indexes);
+    if (PyTuple_GET_SIZE(kinds) != n || PyTuple_GET_SIZE(ids) != n || nix + 1 > MAX_ENTRIES)
+        Py_RETURN_FALSE;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = PyList_GET_ITEM(row, i);
         if (v == Py_None) {
@@ -695,83 +717,66 @@ static PyObject *insert_row(PyObject *self, PyObject *const *args, Py_ssize_t na
         if (PyErr_Occurred()) return NULL;
         if (!storable(v, kind, lo, hi, maxlen)) Py_RETURN_FALSE;
     }
-    PyObject *pk_key = NULL, *value = NULL, *out = NULL, *r = NULL;
-    Py_ssize_t nix = PyTuple_GET_SIZE(indexes);
-    Buf b;
-    buf_init(&b);
-    int rc = key_of(&b, row, pk_pos, pk_desc);
-    if (rc <= 0) goto declined;
-    pk_key = PyBytes_FromStringAndSize((const char *)b.p, (Py_ssize_t)b.len);
-    if (!pk_key) goto done;
+    /* every entry into local buffers first (nothing appended on a decline) */
+    PyObject *value = NULL, *r = NULL;
+    Buf pk, keys, vals;
+    buf_init(&pk);
+    buf_init(&keys);
+    buf_init(&vals);
+    uint32_t klen[MAX_ENTRIES], vlen[MAX_ENTRIES];
+    unsigned char absent[MAX_ENTRIES];
+    int rc = key_of(&pk, row, pk_pos, pk_desc);
+    if (rc <= 0) goto declined_or_error;
     value = encode_row_ids(NULL, (PyObject *[]){ids, row}, 2);
     if (!value) goto done;
-    if (value == Py_NotImplemented) goto declined;
-    /* every entry first (nothing appended on a decline), then the appends */
-    if (!(out = PyList_New(0))) goto done;
-    b.len = 0;
-    if (buf_put(&b, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0 ||
-        buf_put(&b, PyBytes_AS_STRING(pk_key), (size_t)PyBytes_GET_SIZE(pk_key)) < 0)
+    if (value == Py_NotImplemented) { rc = 0; goto declined_or_error; }
+    if (buf_put(&keys, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0 ||
+        buf_put(&keys, pk.p, pk.len) < 0 ||
+        buf_put(&vals, PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value)) < 0)
         goto done;
-    PyObject *entry = Py_BuildValue("(y#O)OO", (const char *)b.p, (Py_ssize_t)b.len,
-                                    value, Py_True, Py_None);
-    if (!entry || PyList_Append(out, entry) < 0) { Py_XDECREF(entry); goto done; }
-    Py_DECREF(entry);
+    klen[0] = (uint32_t)keys.len;
+    vlen[0] = (uint32_t)vals.len;
+    absent[0] = 1;
     for (Py_ssize_t x = 0; x < nix; x++) {
         PyObject *ix = PyTuple_GET_ITEM(indexes, x);
         PyObject *ipfx = PyTuple_GET_ITEM(ix, 1), *ipos = PyTuple_GET_ITEM(ix, 2);
-        int unique = PyTuple_GET_ITEM(ix, 4) == Py_True;
-        Py_ssize_t k = PyTuple_GET_SIZE(ipos);
-        PyObject *vals = PyList_New(k);
-        if (!vals) goto done;
-        int has_null = 0;
-        for (Py_ssize_t j = 0; j < k; j++) {
+        int unique = PyTuple_GET_ITEM(ix, 4) == Py_True, has_null = 0;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(ipos); j++) {
             Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(ipos, j));
-            if (at < 0 || at >= n) { Py_DECREF(vals); if (!PyErr_Occurred()) goto declined; goto done; }
-            PyObject *v = PyList_GET_ITEM(row, at);
-            has_null |= v == Py_None;
-            PyList_SET_ITEM(vals, j, Py_NewRef(v));
+            if (at < 0 || at >= n) { rc = PyErr_Occurred() ? -1 : 0; goto declined_or_error; }
+            has_null |= PyList_GET_ITEM(row, at) == Py_None;
         }
-        b.len = 0;
-        if (buf_put(&b, PyBytes_AS_STRING(ipfx), (size_t)PyBytes_GET_SIZE(ipfx)) < 0) {
-            Py_DECREF(vals);
+        size_t k0 = keys.len, v0 = vals.len;
+        if (buf_put(&keys, PyBytes_AS_STRING(ipfx), (size_t)PyBytes_GET_SIZE(ipfx)) < 0)
             goto done;
-        }
-        rc = key_of(&b, row, ipos, PyTuple_GET_ITEM(ix, 3));
-        if (rc <= 0) { Py_DECREF(vals); if (rc == 0) goto declined; goto done; }
-        if ((!unique || has_null) &&
-            buf_put(&b, PyBytes_AS_STRING(pk_key), (size_t)PyBytes_GET_SIZE(pk_key)) < 0) {
-            Py_DECREF(vals);
+        rc = key_of(&keys, row, ipos, PyTuple_GET_ITEM(ix, 3));
+        if (rc <= 0) goto declined_or_error;
+        if ((!unique || has_null) && buf_put(&keys, pk.p, pk.len) < 0) goto done;
+        if (unique && buf_put(&vals, pk.p, pk.len) < 0) goto done;
+        klen[x + 1] = (uint32_t)(keys.len - k0);
+        vlen[x + 1] = (uint32_t)(vals.len - v0);
+        absent[x + 1] = (unsigned char)(unique && !has_null);
+    }
+    PyObject *pkeys = PyTuple_GET_ITEM(pend, 0), *pklens = PyTuple_GET_ITEM(pend, 1),
+             *pvals = PyTuple_GET_ITEM(pend, 2), *pvlens = PyTuple_GET_ITEM(pend, 3),
+             *pabsent = PyTuple_GET_ITEM(pend, 4), *prow = PyTuple_GET_ITEM(pend, 5),
+             *pix = PyTuple_GET_ITEM(pend, 6);
+    if (ba_put(pkeys, keys.p, keys.len) < 0 || ba_put(pvals, vals.p, vals.len) < 0 ||
+        ba_put(pabsent, absent, (size_t)nix + 1) < 0)
+        goto done;
+    for (Py_ssize_t x = 0; x <= nix; x++)
+        if (ba_u32(pklens, klen[x]) < 0 || ba_u32(pvlens, vlen[x]) < 0 ||
+            ba_u32(prow, row_no) < 0 || ba_u32(pix, (uint32_t)x) < 0)
             goto done;
-        }
-        PyObject *ival = unique ? Py_NewRef(pk_key) : PyBytes_FromStringAndSize("", 0);
-        if (!ival) { Py_DECREF(vals); goto done; }
-        /* "N" steals ival and vals (also when building fails) */
-        entry = Py_BuildValue("(y#N)ON", (const char *)b.p, (Py_ssize_t)b.len, ival,
-                              (unique && !has_null) ? Py_True : Py_False, vals);
-        if (!entry || PyList_Append(out, entry) < 0) { Py_XDECREF(entry); goto done; }
-        Py_DECREF(entry);
-    }
-    PyObject *items = args[2], *absent = args[3], *owners = args[4];
-    for (Py_ssize_t x = 0; x < PyList_GET_SIZE(out); x++) {
-        PyObject *e = PyList_GET_ITEM(out, x);
-        PyObject *ix = x == 0 ? Py_None : PyTuple_GET_ITEM(PyTuple_GET_ITEM(indexes, x - 1), 0);
-        PyObject *owner = PyTuple_Pack(3, row, ix, PyTuple_GET_ITEM(e, 2));
-        if (!owner) goto done;
-        int bad = PyList_Append(items, PyTuple_GET_ITEM(e, 0)) < 0 ||
-                  PyList_Append(absent, PyTuple_GET_ITEM(e, 1)) < 0 ||
-                  PyList_Append(owners, owner) < 0;
-        Py_DECREF(owner);
-        if (bad) goto done;
-    }
     r = Py_NewRef(Py_True);
     goto done;
-declined:
-    r = Py_NewRef(Py_False);
+declined_or_error:
+    if (rc == 0) r = Py_NewRef(Py_False);
 done:
-    Py_XDECREF(out);
     Py_XDECREF(value);
-    Py_XDECREF(pk_key);
-    buf_free(&b);
+    buf_free(&pk);
+    buf_free(&keys);
+    buf_free(&vals);
     return r;
 }
 
@@ -932,8 +937,8 @@ static PyMethodDef methods[] = {
      "decode_key(data: bytes, count, desc: None | list/tuple of bools, offset) -> "
      "(values, offset) or NotImplemented."},
     {"insert_row", (PyCFunction)(void (*)(void))insert_row, METH_FASTCALL,
-     "insert_row(spec, row, items, absent, owners) -> bool: the KV writes of one "
-     "row, or False to leave it to Python."},
+     "insert_row(spec, row, pending, row_no) -> bool: the KV writes of one row, "
+     "or False to leave it to Python."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,7 +29,7 @@ import time
 import weakref
 
 from ._ffi import NULL, check, ffi, lib, raise_error
-from .errors import ConflictError, InterfaceError, InternalError, OperationalError, ProgrammingError
+from .errors import ConflictError, DataError, InterfaceError, InternalError, OperationalError, ProgrammingError
 from .kv import MAX_KEY_SIZE, _key_arg, _limit_arg, _live, _scan_range, _value_arg
 
 __all__ = ["Transaction", "Savepoint", "TransactionScan", "retry", "ISOLATION_LEVELS",
@@ -238,6 +238,38 @@ class Transaction:
                                        stopped)
             if rc:
                 if rc == _EINVAL:   # sizes were checked: the write buffer limit
+                    msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
+                    raise OperationalError(msg, code=rc)
+                if rc == lib.LT_EREADONLY:
+                    raise OperationalError("put: the transaction is read-only", code=rc)
+                self._fail(rc, "put")
+            i = stopped[0]
+            return None if i < 0 else int(i)
+
+    def put_packed(self, keys, klens, values, vlens, if_absent=None):
+        """put_many() for callers that build the pairs packed: `keys` and `values`
+        the concatenated bytes (bytes-like), `klens` and `vlens` one native-endian
+        uint32 per pair (bytes-like, e.g. a bytearray or array("I")), `if_absent` None
+        or one byte per pair (nonzero: put_many's flag). Returns as put_many."""
+        kl, vl = memoryview(klens).cast("B").cast("I"), memoryview(vlens).cast("B").cast("I")
+        n = len(kl)
+        if len(vl) != n or sum(kl) != len(keys) or sum(vl) != len(values) or (
+                if_absent is not None and len(if_absent) != n):
+            raise ValueError("put_packed: lengths do not match the packed data")
+        if not n:
+            return None
+        if max(kl) > MAX_KEY_SIZE or max(vl) > lib.LT_MAX_VALUE_SIZE:
+            raise DataError(f"put_packed: a key over {MAX_KEY_SIZE} bytes or a value over "
+                            f"{lib.LT_MAX_VALUE_SIZE} bytes")
+        with self._lock:
+            self._check("put")
+            stopped = self._stop
+            rc = lib.ltpy_txn_put_many(
+                self._h, ffi.from_buffer(keys), ffi.from_buffer("uint32_t[]", kl),
+                ffi.from_buffer(values), ffi.from_buffer("uint32_t[]", vl),
+                NULL if if_absent is None else ffi.from_buffer(if_absent), n, stopped)
+            if rc:
+                if rc == _EINVAL:
                     msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
                     raise OperationalError(msg, code=rc)
                 if rc == lib.LT_EREADONLY:

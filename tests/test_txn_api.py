@@ -199,6 +199,27 @@ def test_put_many(db):
     ro.rollback()
 
 
+def test_put_packed(db):
+    from array import array
+    db.put(b"b", b"old")
+    pairs = [(b"a", b"1"), (b"b", b"2"), (b"c", b"")]
+    keys, vals = b"".join(k for k, _ in pairs), b"".join(v for _, v in pairs)
+    klens, vlens = array("I", [len(k) for k, _ in pairs]), array("I", [len(v) for _, v in pairs])
+    with db.transaction() as t:
+        assert t.put_packed(keys, klens, vals, vlens, bytes([1, 1, 1])) == 1
+        assert t.get(b"a") == b"1" and t.get(b"b") == b"old" and t.get(b"c") is None
+        assert t.put_packed(keys, bytearray(klens.tobytes()), vals, vlens) is None
+        assert t.put_packed(b"", array("I"), b"", array("I")) is None
+        with pytest.raises(ValueError):
+            t.put_packed(keys + b"x", klens, vals, vlens)
+        with pytest.raises(ValueError):
+            t.put_packed(keys, klens, vals, vlens, b"\x01")
+        with pytest.raises(lightning.DataError):
+            big = b"k" * (lightning.MAX_KEY_SIZE + 1)
+            t.put_packed(big, array("I", [len(big)]), b"", array("I", [0]))
+    assert [db.get(k) for k in (b"a", b"b", b"c")] == [b"1", b"2", b""]
+
+
 def test_put_many_if_absent_reads_are_validated(db):
     t = db.transaction()                    # serializable: the absence was read
     assert t.put_many([(b"u", b"1")], [True]) is None

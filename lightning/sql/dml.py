@@ -7,6 +7,8 @@ row value holds every column (pk included), so a row decodes from its value alon
 Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 """
 
+import struct
+
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
 from . import catalog
 from .catalog import fold, index_key, unique_key
@@ -270,25 +272,19 @@ class TableWriter:
         """Add the KV writes of inserting `row` (prepared) to `pending`: the row (its
         key must be absent) and its index entries (a unique entry without NULLs must
         be absent). Foreign keys are the caller's (check_parents after the flush)."""
+        pending.rows.append(row)
         pk_key = self.pk_encode(self.pk_values(row))
-        items, absent, owners = pending.items, pending.absent, pending.owners
-        items.append((self.row_prefix + pk_key, encode_row_ids(self.col_ids_t, row)))
-        absent.append(True)
-        owners.append((row, None, None))
-        for ix, pos, prefix, encode in self.index_keys:
+        pending.add(self.row_prefix + pk_key, encode_row_ids(self.col_ids_t, row), True, 0)
+        for k, (ix, pos, prefix, encode) in enumerate(self.index_keys, 1):
             vals = [row[i] for i in pos]
             key = prefix + encode(vals)
             if ix.unique:
                 if None in vals:
-                    key += pk_key
-                    absent.append(False)
+                    pending.add(key + pk_key, pk_key, False, k)
                 else:
-                    absent.append(True)
-                items.append((key, pk_key))
+                    pending.add(key, pk_key, True, k)
             else:
-                items.append((key + pk_key, b""))
-                absent.append(False)
-            owners.append((row, ix, vals))
+                pending.add(key + pk_key, b"", False, k)
 
     def delete(self, txn, row):
         for index, pos in self.index_pos:
@@ -328,27 +324,48 @@ class TableWriter:
 
 
 class _Pending:
-    """KV writes of inserts, sent to the transaction in one put_many call."""
+    """KV writes of inserts, packed for one Transaction.put_packed call: `bufs` =
+    (keys, klens, values, vlens, absent, entry_row, entry_index), bytearrays (see
+    _speedups.insert_row, which appends to them as add() does), and `rows`, the rows
+    the entries belong to (for the error message of a duplicate)."""
 
-    __slots__ = ("items", "absent", "owners")
+    __slots__ = ("bufs", "rows")
 
     def __init__(self):
-        self.items, self.absent, self.owners = [], [], []
+        self.bufs = tuple(bytearray() for _ in range(7))
+        self.rows = []
+
+    def __len__(self):
+        return len(self.bufs[4])
+
+    def add(self, key, value, absent, index_no):
+        """One entry of the last row in `rows` (index_no 0: the row, k: index k-1)."""
+        keys, klens, vals, vlens, ab, erow, eix = self.bufs
+        keys += key
+        klens += _U32.pack(len(key))
+        vals += value
+        vlens += _U32.pack(len(value))
+        ab.append(1 if absent else 0)
+        erow += _U32.pack(len(self.rows) - 1)
+        eix += _U32.pack(index_no)
 
     def flush(self, writer, txn):
         """Write everything; IntegrityError for the first key that already exists."""
-        if not self.items:
+        keys, klens, vals, vlens, ab, erow, eix = self.bufs
+        if not ab:
             return
-        i = txn.put_many(self.items, self.absent)
-        owners = self.owners[:]
-        self.items.clear()          # in place: callers may hold the lists
-        self.absent.clear()
-        self.owners.clear()
+        i = txn.put_packed(keys, klens, vals, vlens, ab)
         if i is not None:
-            row, index, vals = owners[i]
-            if index is None:
+            row = self.rows[_U32.unpack_from(erow, 4 * i)[0]]
+            k = _U32.unpack_from(eix, 4 * i)[0]
+        for b in self.bufs:
+            del b[:]
+        self.rows.clear()
+        if i is not None:
+            if k == 0:
                 writer._dup_pk(row)
-            writer._dup_index(index, vals)
+            index, pos, _, _ = writer.index_keys[k - 1]
+            writer._dup_index(index, [row[p] for p in pos])
 
 
 class Returning:
@@ -494,7 +511,8 @@ def conflicts(writer, txn, row, target=None):
             yield decode_row(raw, t.columns)
 
 
-_BATCH = 1024         # KV writes per put_many call in executemany() inserts
+_BATCH = 1024         # KV writes per put_packed call in executemany() inserts
+_U32 = struct.Struct("=I")
 
 
 class Param:
@@ -630,7 +648,7 @@ class Inserter:
             db, tid = w.db, w.table.id
             top = None                      # highest explicit rowid not yet observed
             pending = _Pending()
-            plist, pabsent, powners = pending.items, pending.absent, pending.owners
+            bufs, prows, pabsent = pending.bufs, pending.rows, pending.bufs[4]
             try:
                 for params in param_sets:
                     row = [None] * n
@@ -649,7 +667,8 @@ class Inserter:
                                     catalog.observe_rowid(db, tid, top)
                                     top = None
                                 row[rowid_pos] = catalog.allocate_rowids(db, tid, 1)[0]
-                        if c_insert(spec, row, plist, pabsent, powners):
+                        if c_insert(spec, row, bufs, len(prows)):
+                            prows.append(row)
                             if rid is not None and (top is None or rid > top):
                                 top = rid
                         else:
@@ -664,7 +683,7 @@ class Inserter:
                     if rowid_pos is not None:
                         last = row[rowid_pos]
                     total += 1
-                    if len(plist) >= _BATCH:
+                    if len(pabsent) >= _BATCH:
                         if top is not None:
                             catalog.observe_rowid(db, tid, top)
                             top = None
