@@ -21,7 +21,7 @@ from .expr import Scope, compile_expr, truth
 from .parse import QMARK_PREFIX, parse, qmark_count
 from .plan import pk_point_params
 from .rowcodec import column_ids, decode_row_ids
-from .select import SelectPlan
+from .select import SelectPlan, runner_check
 
 __all__ = ["SqlExecutor"]
 
@@ -205,9 +205,6 @@ _PREPARED = {exp.Select: _Select, exp.Insert: _Insert, exp.Update: _Modify,
              exp.Delete: _Modify}
 
 
-_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
-
-
 class WriteRunner:
     """The one-step form of a prepared INSERT, UPDATE or DELETE without RETURNING for
     the driver's fast path: run(txn, params) -> Result, or None (the normal path then
@@ -219,19 +216,10 @@ class WriteRunner:
 
     def __init__(self, prepared, executor, version):
         self.description, self.writes = None, True
-        nparams, ver, execute = prepared.nparams, executor._schema_version, prepared.run
+        ready, execute = runner_check(executor, version, prepared.nparams), prepared.run
 
         def run(txn, params):
-            if type(params) is not tuple or len(params) != nparams:
-                return None
-            for v in params:
-                if type(v) not in _PLAIN:
-                    return None
-            if executor._ver_txn() is not txn or executor._ver_dirty or \
-                    executor._ver != version:
-                if ver(txn) != version:
-                    return None
-            return execute(txn, params)
+            return execute(txn, params) if ready(txn, params) else None
         self.run = run
 
 

@@ -350,6 +350,26 @@ class SelectPlan:
 _PLAIN = frozenset((type(None), int, float, str, bytes, bool))
 
 
+def runner_check(executor, version, nparams):
+    """The common check of the fast-path runners (dbapi/executor.py `fast_path`):
+    ready(txn, params) is True when `params` are a tuple of `nparams` plain values
+    (what bind() passes through unchanged) and `txn` sees schema `version`, the one
+    the statement was prepared under (executor: the SqlExecutor)."""
+    plain, ver = _PLAIN, executor._schema_version
+
+    def ready(txn, params):
+        if type(params) is not tuple or len(params) != nparams:
+            return False
+        for v in params:
+            if type(v) not in plain:
+                return False
+        if executor._ver_txn() is not txn or executor._ver_dirty or \
+                executor._ver != version:
+            return ver(txn) == version
+        return True
+    return ready
+
+
 class PointRunner:
     """The one-step form of a point SELECT (see SelectPlan._point_ids) for the
     driver's fast path (dbapi/executor.py, `fast_path`): run(txn, params) reads one
@@ -362,8 +382,7 @@ class PointRunner:
     def __init__(self, plan, executor, version):
         self.description, self.writes = plan.description, False
         access, ids, nparams = plan.access, plan._point, plan.nparams
-        point_key, plain = access.point_key, _PLAIN
-        ver = executor._schema_version
+        point_key, ready = access.point_key, runner_check(executor, version, nparams)
         # one INTEGER pk column bound to a ? parameter: the key is built right here
         pk, = plan.table.primary_key if len(plan.table.primary_key) == 1 else (None,)
         pos = next((i for i, c in enumerate(plan.table.columns) if c.id == pk), None)
@@ -374,15 +393,8 @@ class PointRunner:
             prefix, encode = access.point_prefix, key_encoder(access.point_directions)
 
         def run(txn, params):
-            if type(params) is not tuple or len(params) != nparams:
+            if not ready(txn, params):
                 return None
-            for v in params:
-                if type(v) not in plain:
-                    return None
-            if executor._ver_txn() is not txn or executor._ver_dirty or \
-                    executor._ver != version:
-                if ver(txn) != version:
-                    return None
             if direct:
                 v = params[k]
                 key = prefix + encode([v]) if type(v) is int and lo <= v <= hi \
@@ -406,7 +418,7 @@ class IndexRunner:
     def __init__(self, plan, executor, version):
         self.description, self.writes = plan.description, False
         access, where, nparams = plan.access, plan.where, plan.nparams
-        plain, ver = _PLAIN, executor._schema_version
+        ready = runner_check(executor, version, nparams)
         pos = plan._plain
         if len(pos) == 1:
             p, = pos
@@ -417,15 +429,8 @@ class IndexRunner:
             project = operator.itemgetter(*pos)
 
         def run(txn, params):
-            if type(params) is not tuple or len(params) != nparams:
+            if not ready(txn, params):
                 return None
-            for v in params:
-                if type(v) not in plain:
-                    return None
-            if executor._ver_txn() is not txn or executor._ver_dirty or \
-                    executor._ver != version:
-                if ver(txn) != version:
-                    return None
             return (project(r) for r in access.rows(txn, params)
                     if truth(where(r, params)))
         self.run = run
