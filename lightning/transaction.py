@@ -236,15 +236,7 @@ class Transaction:
                                        b"".join(values),
                                        ffi.from_buffer("uint32_t[]", vlens), flags, n,
                                        stopped)
-            if rc:
-                if rc == _EINVAL:   # sizes were checked: the write buffer limit
-                    msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
-                    raise OperationalError(msg, code=rc)
-                if rc == lib.LT_EREADONLY:
-                    raise OperationalError("put: the transaction is read-only", code=rc)
-                self._fail(rc, "put")
-            i = stopped[0]
-            return None if i < 0 else int(i)
+            return self._stopped(rc, stopped)
 
     def put_packed(self, keys, klens, values, vlens, if_absent=None):
         """put_many() for callers that build the pairs packed: `keys` and `values`
@@ -268,15 +260,19 @@ class Transaction:
                 self._h, ffi.from_buffer(keys), ffi.from_buffer("uint32_t[]", kl),
                 ffi.from_buffer(values), ffi.from_buffer("uint32_t[]", vl),
                 NULL if if_absent is None else ffi.from_buffer(if_absent), n, stopped)
-            if rc:
-                if rc == _EINVAL:
-                    msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
-                    raise OperationalError(msg, code=rc)
-                if rc == lib.LT_EREADONLY:
-                    raise OperationalError("put: the transaction is read-only", code=rc)
-                self._fail(rc, "put")
-            i = stopped[0]
-            return None if i < 0 else int(i)
+            return self._stopped(rc, stopped)
+
+    def _stopped(self, rc, stopped):
+        """put_many/put_packed's result: the index the engine stopped at, or None."""
+        if rc:
+            if rc == _EINVAL:   # sizes were checked: the write buffer limit
+                msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
+                raise OperationalError(msg, code=rc)
+            if rc == lib.LT_EREADONLY:
+                raise OperationalError("put: the transaction is read-only", code=rc)
+            self._fail(rc, "put")
+        i = stopped[0]
+        return None if i < 0 else int(i)
 
     def scan(self, start=None, end=None, *, prefix=None, reverse=False, limit=None):
         """As Database.scan: (key, value) pairs of this transaction's view (its writes

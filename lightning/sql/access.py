@@ -45,6 +45,7 @@ from decimal import Decimal
 from ..errors import DataError
 from ..kv import prefix_successor
 from .catalog import index_prefix, row_prefix
+from .expr import value_class
 from .keycodec import encode_key, key_decoder, key_encoder
 from .rowcodec import column_ids, decode_row_ids
 
@@ -63,19 +64,9 @@ _FAMILY_CLASS = {"INTEGER": 0, "REAL": 0, "NUMERIC": 0, "BOOLEAN": 0, "TEXT": 1,
                  "JSON": 1, "BLOB": 2, "DATE": 3, "TIME": 3, "TIMESTAMP": 3}
 
 
-def _class(v):
-    if isinstance(v, (bool, int, float, Decimal)):
-        return 0
-    if isinstance(v, str):
-        return 1
-    if isinstance(v, bytes):
-        return 2
-    return 3
-
-
 def _same(a, b):
     """a and b compare equal as expr.compare does (same class, equal value)."""
-    if _class(a) != _class(b):
+    if value_class(a) != value_class(b):
         return False
     try:
         return a == b
@@ -225,7 +216,7 @@ class Access:
         if not point:
             raise _Fallback
         fam = t.family
-        if _class(v) != _FAMILY_CLASS.get(fam, 3):
+        if value_class(v) != _FAMILY_CLASS.get(fam, 3):
             return _DROP                    # another class: never equal
         if isinstance(v, bool):
             raise _Fallback

@@ -57,7 +57,8 @@ def truth(v):
     return v is not None and v is not False and v != 0 and v != ""
 
 
-def _rank(v):
+def value_class(v):
+    """The class rank compare() orders values by: numbers < text < bytes < the rest."""
     if isinstance(v, (bool, int, float, Decimal)):
         return 0
     if isinstance(v, str):
@@ -77,7 +78,7 @@ def _num(a, b):
 
 def compare(a, b):
     """-1/0/1 for non-NULL a, b (SQLite's cross-class order)."""
-    ra, rb = _rank(a), _rank(b)
+    ra, rb = value_class(a), value_class(b)
     if ra != rb:
         return -1 if ra < rb else 1
     a, b = _num(a, b)
