@@ -330,8 +330,17 @@ class Access:
         # indexed part, so the pk follows it (no decoding to find where)
         pinned = self.lo is None and self.hi is None and \
             len(self.eq) == len(self.index.column_ids)
+        unique = pinned and self.index.unique
         for start, end in spans:
             fixed = len(start) if pinned and len(start) > nb else None  # (not fallback)
+            if unique and fixed is not None:
+                # a unique index with every column pinned to a non-NULL value holds at
+                # most the one entry `start` (NULL-holding entries never match): a get
+                v = get(start)
+                raw = None if v is None else get(rp + v)
+                if raw is not None:
+                    yield decode_row_ids(raw, ids)
+                continue
             for k, v in txn.scan(start, end, reverse=rev):
                 # the row key is the row prefix and the encoded pk: a unique entry's
                 # value, or the bytes after a non-unique entry's indexed values

@@ -217,3 +217,38 @@ def test_unique_constraint_under_concurrent_inserts(dbpath):
     stored = index_agrees(setup, "users")
     assert len(stored) == len(emails)
     setup.close()
+
+
+def test_unique_index_lookup_is_validated_under_serializable(tmp_path):
+    # A lookup through a unique index reads one key; a row another transaction
+    # commits with that value afterwards must fail a serializable reader that wrote
+    # (and must not fail a snapshot one).
+    path = str(tmp_path / "u.ldb")
+    setup = lightning.connect(path)
+    setup.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER)")
+    setup.execute("INSERT INTO u VALUES (1, 'a@x', 0)")
+    setup.commit()
+    setup.close()
+    for level, conflicts in (("SERIALIZABLE", True), ("REPEATABLE READ", False)):
+        reader = lightning.connect(path, isolation_level=level)
+        writer = lightning.connect(path)
+        q = "SELECT id FROM u WHERE email = ?"
+        assert "UNIQUE INDEX" in reader.execute("EXPLAIN " + q, ("b@x",)).fetchall()[0][0]
+        assert reader.execute(q, ("a@x",)).fetchall() == [(1,)]
+        assert reader.execute(q, ("b@x",)).fetchall() == []         # absent: read
+        writer.execute("INSERT INTO u (email, n) VALUES ('b@x', 1)")
+        writer.commit()
+        assert reader.execute(q, ("b@x",)).fetchall() == []         # its snapshot
+        reader.execute("UPDATE u SET n = n + 1 WHERE id = 1")
+        if conflicts:
+            try:
+                reader.commit()
+                raise AssertionError("the commit should have conflicted")
+            except lightning.OperationalError as e:
+                assert is_conflict(e)
+        else:
+            reader.commit()
+        writer.execute("DELETE FROM u WHERE email = 'b@x'")
+        writer.commit()
+        reader.close()
+        writer.close()
