@@ -337,14 +337,15 @@ class Connection:
         one step from now on."""
         if self._fast_path is None:
             return
-        fast = self._fast_path(sql)
-        fasts = self._fast
-        if fast is None:
-            fasts.pop(sql, None)
-            return
-        if sql not in fasts and len(fasts) >= max(self.cached_statements, 1):
-            del fasts[next(iter(fasts))]        # the oldest
-        fasts[sql] = fast
+        with self._lock:
+            fast = self._fast_path(sql)
+            fasts = self._fast
+            if fast is None:
+                fasts.pop(sql, None)
+                return
+            if sql not in fasts and len(fasts) >= max(self.cached_statements, 1):
+                del fasts[next(iter(fasts))]        # the oldest
+            fasts[sql] = fast
 
     def _run_many(self, sql, param_sets):
         """Run `sql` once per parameter set, as one statement; returns its Result."""
