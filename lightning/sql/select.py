@@ -202,6 +202,10 @@ class SelectPlan:
         self._point = self._point_ids(items, where.this if where is not None else None)
         # the number of ? parameters (-1 when :name ones are used): PointRunner's check
         self.nparams = qmark_count(tree)
+        # output of plain columns only, without aggregation: a row is itemgetter()'s
+        self._getter = None
+        if self._plain and not self.aggregating:
+            self._getter = _projector(self._plain)
 
     def _point_ids(self, items, where):
         """For `SELECT col, ... FROM t WHERE pk = const [AND ...]` with nothing else
@@ -285,13 +289,16 @@ class SelectPlan:
             source = (r for r in source if truth(where(r, params)))
         if self.aggregating:
             source = self._groups(list(source), params)
-        proj = self.proj
+        proj, getter = self.proj, self._getter
         if not self.order and not self.distinct:
-            out = (tuple(f(r, params) for f in proj) for r in source)
+            if getter is not None:          # plain columns: no closure per value
+                out = map(getter, source)
+            else:
+                out = (tuple(f(r, params) for f in proj) for r in source)
             return self._slice(out, params)
         pairs = []
         for r in source:
-            row = tuple(f(r, params) for f in proj)
+            row = getter(r) if getter is not None else tuple(f(r, params) for f in proj)
             keys = [row[x] if kind == "out" else x(r, params)
                     for kind, x, _, _ in self.order]
             pairs.append((row, keys))
@@ -348,6 +355,14 @@ class SelectPlan:
 
 
 _PLAIN = frozenset((type(None), int, float, str, bytes, bool))
+
+
+def _projector(positions):
+    """f(row) -> the tuple of row[i] for i in positions."""
+    if len(positions) == 1:
+        p, = positions
+        return lambda r: (r[p],)
+    return operator.itemgetter(*positions)
 
 
 def runner_check(executor, version, nparams):
@@ -419,14 +434,7 @@ class IndexRunner:
         self.description, self.writes = plan.description, False
         access, where, nparams = plan.access, plan.where, plan.nparams
         ready = runner_check(executor, version, nparams)
-        pos = plan._plain
-        if len(pos) == 1:
-            p, = pos
-
-            def project(r):
-                return (r[p],)
-        else:
-            project = operator.itemgetter(*pos)
+        project = _projector(plan._plain)
 
         def run(txn, params):
             if not ready(txn, params):
