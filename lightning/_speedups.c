@@ -701,9 +701,33 @@ static PyObject *insert_row(PyObject *self, PyObject *const *args, Py_ssize_t na
              *notnull = PyTuple_GET_ITEM(spec, 4), *ids = PyTuple_GET_ITEM(spec, 5),
              *prefix = PyTuple_GET_ITEM(spec, 6), *pk_pos = PyTuple_GET_ITEM(spec, 7),
              *pk_desc = PyTuple_GET_ITEM(spec, 8), *indexes = PyTuple_GET_ITEM(spec, 9);
-    Py_ssize_t n = PyList_GET_SIZE(row), nix = PyTuple_GET_SIZE(indexes);
-    if (PyTuple_GET_SIZE(kinds) != n || PyTuple_GET_SIZE(ids) != n || nix + 1 > MAX_ENTRIES)
-        Py_RETURN_FALSE;
+    Py_ssize_t n = PyList_GET_SIZE(row);
+    /* the spec's shape (built by dml.py; checked so that no input can crash us) */
+    int ok = PyTuple_CheckExact(kinds) && PyTuple_CheckExact(los) && PyTuple_CheckExact(his) &&
+             PyTuple_CheckExact(maxlens) && PyTuple_CheckExact(notnull) &&
+             PyTuple_CheckExact(ids) && PyBytes_CheckExact(prefix) &&
+             PyTuple_CheckExact(pk_pos) && PyTuple_CheckExact(indexes) &&
+             (pk_desc == Py_None || (PyTuple_CheckExact(pk_desc) &&
+                                     PyTuple_GET_SIZE(pk_desc) == PyTuple_GET_SIZE(pk_pos))) &&
+             PyTuple_GET_SIZE(kinds) == n && PyTuple_GET_SIZE(los) == n &&
+             PyTuple_GET_SIZE(his) == n && PyTuple_GET_SIZE(maxlens) == n &&
+             PyTuple_GET_SIZE(notnull) == n && PyTuple_GET_SIZE(ids) == n;
+    Py_ssize_t nix = ok ? PyTuple_GET_SIZE(indexes) : 0;
+    for (Py_ssize_t x = 0; ok && x < nix; x++) {
+        PyObject *ix = PyTuple_GET_ITEM(indexes, x);
+        ok = PyTuple_CheckExact(ix) && PyTuple_GET_SIZE(ix) == 5 &&
+             PyBytes_CheckExact(PyTuple_GET_ITEM(ix, 1)) &&
+             PyTuple_CheckExact(PyTuple_GET_ITEM(ix, 2)) &&
+             (PyTuple_GET_ITEM(ix, 3) == Py_None ||
+              (PyTuple_CheckExact(PyTuple_GET_ITEM(ix, 3)) &&
+               PyTuple_GET_SIZE(PyTuple_GET_ITEM(ix, 3)) ==
+                   PyTuple_GET_SIZE(PyTuple_GET_ITEM(ix, 2))));
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "insert_row: malformed spec");
+        return NULL;
+    }
+    if (nix + 1 > MAX_ENTRIES) Py_RETURN_FALSE;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = PyList_GET_ITEM(row, i);
         if (v == Py_None) {
@@ -761,13 +785,31 @@ static PyObject *insert_row(PyObject *self, PyObject *const *args, Py_ssize_t na
              *pvals = PyTuple_GET_ITEM(pend, 2), *pvlens = PyTuple_GET_ITEM(pend, 3),
              *pabsent = PyTuple_GET_ITEM(pend, 4), *prow = PyTuple_GET_ITEM(pend, 5),
              *pix = PyTuple_GET_ITEM(pend, 6);
-    if (ba_put(pkeys, keys.p, keys.len) < 0 || ba_put(pvals, vals.p, vals.len) < 0 ||
-        ba_put(pabsent, absent, (size_t)nix + 1) < 0)
+    Py_ssize_t before[7];               /* to undo a partial append (out of memory) */
+    for (int i = 0; i < 7; i++) before[i] = PyByteArray_GET_SIZE(PyTuple_GET_ITEM(pend, i));
+    int bad = ba_put(pkeys, keys.p, keys.len) < 0 || ba_put(pvals, vals.p, vals.len) < 0 ||
+              ba_put(pabsent, absent, (size_t)nix + 1) < 0;
+    for (Py_ssize_t x = 0; !bad && x <= nix; x++)
+        bad = ba_u32(pklens, klen[x]) < 0 || ba_u32(pvlens, vlen[x]) < 0 ||
+              ba_u32(prow, row_no) < 0 || ba_u32(pix, (uint32_t)x) < 0;
+    if (bad) {
+        for (int i = 0; i < 7; i++) {   /* shrinking cannot fail */
+            PyObject *ba = PyTuple_GET_ITEM(pend, i);
+            if (PyByteArray_GET_SIZE(ba) > before[i]) {
+#if PY_VERSION_HEX >= 0x030C0000
+                PyObject *exc = PyErr_GetRaisedException();
+                if (PyByteArray_Resize(ba, before[i]) < 0) PyErr_Clear();
+                PyErr_SetRaisedException(exc);
+#else
+                PyObject *et, *ev, *tb;
+                PyErr_Fetch(&et, &ev, &tb);
+                if (PyByteArray_Resize(ba, before[i]) < 0) PyErr_Clear();
+                PyErr_Restore(et, ev, tb);
+#endif
+            }
+        }
         goto done;
-    for (Py_ssize_t x = 0; x <= nix; x++)
-        if (ba_u32(pklens, klen[x]) < 0 || ba_u32(pvlens, vlen[x]) < 0 ||
-            ba_u32(prow, row_no) < 0 || ba_u32(pix, (uint32_t)x) < 0)
-            goto done;
+    }
     r = Py_NewRef(Py_True);
     goto done;
 declined_or_error:

@@ -102,3 +102,23 @@ def test_c_path_is_taken(monkeypatch):
     assert calls == [True, True, False]      # 1 for a REAL column goes through coerce()
     assert con.execute("SELECT id, s, f FROM t ORDER BY id").fetchall() == [
         (1, "a", 1.5), (2, "b", 2.0), (3, "c", 1.0)]
+
+
+def test_insert_row_rejects_malformed_input():
+    bufs = tuple(bytearray() for _ in range(7))
+    good = ((1,), (0,), (9,), (-1,), (False,), (1,), b"p", (0,), None, ())
+    assert C_INSERT(good, [5], bufs, 0) is True
+    assert [len(b) for b in bufs] == [len(b"p") + 2, 4, 3, 4, 1, 4, 4]
+    bad_specs = [good[:9], good[:6] + ("p",) + good[7:], good[:8] + ((True, False),) + good[9:],
+                 good[:9] + (("ix",),), good[:9] + (((None, b"q", (0,), (True, False), False),),),
+                 ((1, 2),) + good[1:]]
+    for spec in bad_specs:
+        with pytest.raises(TypeError):
+            C_INSERT(spec, [5], bufs, 0)
+    with pytest.raises(TypeError):
+        C_INSERT(good, (5,), bufs, 0)
+    with pytest.raises(TypeError):
+        C_INSERT(good, [5], bufs[:6], 0)
+    assert C_INSERT(good, [10], bufs, 1) is False        # above the column's range
+    assert C_INSERT(good, ["x"], bufs, 1) is False       # another type: Python's
+    assert [len(b) for b in bufs] == [len(b"p") + 2, 4, 3, 4, 1, 4, 4]   # untouched
