@@ -1,5 +1,5 @@
 """setuptools hook that compiles the C engine into `lightning._lightning_ffi` with cffi
-and the codec speedups (lightning/_speedups.c, plain Python C API) into
+and the codec speedups (lightning/_speedups*.c, plain Python C API) into
 `lightning._speedups` (all other metadata lives in pyproject.toml).
 LIGHTNING_SANITIZE=1 builds both with AddressSanitizer and UndefinedBehaviorSanitizer."""
 
@@ -17,7 +17,10 @@ else:
 
 setup(
     cffi_modules=["lightning/_build_ffi.py:ffibuilder"],
-    ext_modules=[Extension("lightning._speedups", ["lightning/_speedups.c"],
+    ext_modules=[Extension("lightning._speedups",
+                           ["lightning/_speedups.c", "lightning/_speedups_rows.c",
+                            "lightning/_speedups_keys.c", "lightning/_speedups_insert.c"],
+                           depends=["lightning/_speedups.h"],
                            extra_compile_args=["-std=c11", *_OPT, "-Wall", "-Wextra"],
                            extra_link_args=_LINK)],
 )

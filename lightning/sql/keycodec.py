@@ -72,7 +72,7 @@ holds one type, e.g. a NUMERIC column holds only Decimals (ints are converted), 
 column only floats.
 
 Speed: when the C extension `lightning._speedups` is built, encode_key and decode_key
-run in C (lightning/_speedups.c follows this module byte for byte): encode_key for
+run in C (lightning/_speedups_keys.c follows this module byte for byte): encode_key for
 NULL, bool, 64-bit int, float, str and bytes elements, decode_key for every element
 but decimals. `_py_encode_key` / `_py_decode_key` stay the complete reference and the
 fallback for everything else (other values, malformed keys, the errors).

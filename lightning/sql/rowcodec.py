@@ -38,7 +38,7 @@ The encoding is chosen by the value's Python type: the caller has coerced every 
 to its column's type (types.py), so one column always gets one kind.
 
 Speed: when the C extension `lightning._speedups` is built, encode_row and decode_row
-run in C (lightning/_speedups.c, which follows this module byte for byte); the
+run in C (lightning/_speedups_rows.c, which follows this module byte for byte); the
 `_py_*` functions here stay the complete reference and the fallback for what C does
 not handle. Hot loops that decode many rows of one table should precompute
 `ids = column_ids(table.columns)` once and call `decode_row_ids(data, ids)`.

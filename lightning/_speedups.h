@@ -1,0 +1,102 @@
+/* _speedups.h: what the files of lightning._speedups share (see _speedups.c for the
+ * module's functions): the output buffer, UTF-8 access, the "decline" marker, the
+ * Python objects handed over by _init, and the functions one file calls in another.
+ */
+#ifndef LIGHTNING_SPEEDUPS_H
+#define LIGHTNING_SPEEDUPS_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Set by _init (_speedups.c): lightning.errors.CorruptionError, decimal.Decimal,
+ * rowcodec._py_decode_row; interned "id" and "python_type". */
+extern PyObject *ltsp_CorruptionError, *ltsp_DecimalType, *ltsp_PyDecodeRow, *ltsp_IdStr,
+    *ltsp_PyTypeStr;
+
+#define DECLINE ((PyObject *)1)   /* internal marker: "hand the input to Python" */
+
+/* ---- growable output buffer ---------------------------------------------------- */
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+    unsigned char stack[256];
+} Buf;
+
+static inline void buf_init(Buf *b) { b->p = b->stack; b->len = 0; b->cap = sizeof b->stack; }
+static inline void buf_free(Buf *b) { if (b->p != b->stack) PyMem_Free(b->p); }
+
+static inline int buf_reserve(Buf *b, size_t extra) {
+    if (b->cap - b->len >= extra) return 0;
+    if (extra > (size_t)PY_SSIZE_T_MAX - b->len) { PyErr_NoMemory(); return -1; }
+    size_t cap = b->cap * 2;
+    if (cap < b->len + extra) cap = b->len + extra;
+    unsigned char *np;
+    if (b->p == b->stack) {
+        np = PyMem_Malloc(cap);
+        if (np) memcpy(np, b->stack, b->len);
+    } else {
+        np = PyMem_Realloc(b->p, cap);
+    }
+    if (!np) { PyErr_NoMemory(); return -1; }
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int buf_put(Buf *b, const void *src, size_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int buf_byte(Buf *b, unsigned char c) { return buf_put(b, &c, 1); }
+
+static inline int buf_varint(Buf *b, uint64_t n) {
+    unsigned char tmp[10];
+    size_t k = 0;
+    while (n > 0x7F) { tmp[k++] = (unsigned char)((n & 0x7F) | 0x80); n >>= 7; }
+    tmp[k++] = (unsigned char)n;
+    return buf_put(b, tmp, k);
+}
+
+/* UTF-8 of an exact str: borrowed pointer (ASCII) or a new bytes object in *tmp.
+ * NULL with no error set when the text cannot be encoded (lone surrogate). */
+static inline const char *utf8_of(PyObject *s, Py_ssize_t *n, PyObject **tmp) {
+    *tmp = NULL;
+    if (PyUnicode_IS_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    *tmp = PyUnicode_AsUTF8String(s);
+    if (!*tmp) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) PyErr_Clear();
+        return NULL;
+    }
+    *n = PyBytes_GET_SIZE(*tmp);
+    return PyBytes_AS_STRING(*tmp);
+}
+
+/* Rows (_speedups_rows.c). */
+int ltsp_rows_init(void);                                   /* the datetime C API */
+/* date / time / datetime from an ordinal / microseconds; NULL (no error set) when out
+ * of range. */
+PyObject *ltsp_make_date(uint64_t ordinal);
+PyObject *ltsp_make_time(uint64_t us);
+PyObject *ltsp_make_datetime(uint64_t us);
+PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_encode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_encode_row_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* Keys (_speedups_keys.c). ltsp_key_element appends one ascending element: Py_None on
+ * success, NULL with an error, or DECLINE. */
+PyObject *ltsp_key_element(Buf *b, PyObject *v);
+PyObject *ltsp_encode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_decode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* Inserts (_speedups_insert.c). */
+PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+#endif
