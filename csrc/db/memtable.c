@@ -280,13 +280,7 @@ static int dup_error(uint64_t seq) {
 }
 
 int lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_slice value) {
-    int rc = check_add_args(seq, type, key, value);
-    if (rc) return rc;
-    mt_target t = { key.data, key.size, lt_pack_trailer(seq, type) };
-    mt_node *prev[MT_MAX_HEIGHT];
-    mt_node *at = find_ge_writer(m, &t, prev);
-    if (at && node_cmp(at, &t) == 0) return dup_error(seq);
-    return insert_at(m, prev, &t, key, value);
+    return lt_memtable_add_checked(m, seq, type, key, value, NULL, NULL);
 }
 
 int lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key,
@@ -297,6 +291,7 @@ int lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key
     mt_node *prev[MT_MAX_HEIGHT];
     mt_node *at = find_ge_writer(m, &t, prev);
     if (at && node_cmp(at, &t) == 0) return dup_error(seq);
+    if (!check) return insert_at(m, prev, &t, key, value);
     /* seq is newer than every version of key: `at`, if it is key's, is the newest. */
     int found = 0, deleted = 0;
     lt_slice v = lt_slice_make("", 0);

@@ -33,8 +33,9 @@ int  lt_memtable_add(lt_memtable *m, uint64_t seq, int type, lt_slice key, lt_sl
  * key, LT_MAX_SEQ, ...) would report (value valid during the call only); unless it
  * returns LT_OK nothing is inserted and its code is returned; otherwise the entry is
  * inserted as lt_memtable_add does (same return values).
- * REQUIRES: single writer; seq greater than the sequence of every version of `key`
- * already present; `check` does not modify `m`. */
+ * `check` NULL: exactly lt_memtable_add (which is this call).
+ * REQUIRES: single writer; with a `check`, seq greater than the sequence of every
+ * version of `key` already present, and `check` does not modify `m`. */
 typedef int (*lt_memtable_check_fn)(void *arg, int rc, int deleted, lt_slice value);
 int  lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key,
                              lt_slice value, lt_memtable_check_fn check, void *arg);
