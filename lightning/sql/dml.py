@@ -576,15 +576,20 @@ class Inserter:
                     row[i] = f((), params)
                 yield row
             return
-        for pslots, eslots, dslots in self.builders:
-            row = [None] * n
-            for i, k in pslots:
-                row[i] = params[k]
-            for i, e in eslots:
-                row[i] = e((), params)
-            for i, f in dslots:
-                row[i] = f((), params)
-            yield row
+        for builder in self.builders:
+            yield self._build(builder, params)
+
+    def _build(self, builder, params):
+        """The new row of one VALUES row (a list aligned with the table's columns)."""
+        pslots, eslots, dslots = builder
+        row = [None] * self.ncols
+        for i, k in pslots:
+            row[i] = params[k]
+        for i, e in eslots:
+            row[i] = e((), params)
+        for i, f in dslots:
+            row[i] = f((), params)
+        return row
 
     def run(self, txn, params):
         w, upsert, returning, mode = self.writer, self.upsert, self.returning, self.mode
@@ -637,8 +642,8 @@ class Inserter:
             # The KV writes of many rows go to the engine in one call per _BATCH rows.
             # A row that fails its checks first flushes the rows before it, so the
             # error reported is the first one in row order, as row by row.
-            (pslots, eslots, dslots), = self.builders
-            n, rowid_pos = self.ncols, w.rowid_pos
+            builder, = self.builders
+            rowid_pos, build = w.rowid_pos, self._build
             prepare, items = w.prepare_row, w.insert_items
             # Rows whose values are all storable as they are go through one C call
             # (checks + keys + value: _speedups.insert_row); explicit rowids of those
@@ -651,13 +656,7 @@ class Inserter:
             bufs, prows, pabsent = pending.bufs, pending.rows, pending.bufs[4]
             try:
                 for params in param_sets:
-                    row = [None] * n
-                    for i, k in pslots:
-                        row[i] = params[k]
-                    for i, e in eslots:
-                        row[i] = e((), params)
-                    for i, f in dslots:
-                        row[i] = f((), params)
+                    row = build(builder, params)
                     if spec is not None:
                         rid = None
                         if rowid_pos is not None:
