@@ -388,7 +388,9 @@ def _execute_all(executor, txn, sql, param_sets, many):
     summed, rows refused)."""
     many_fn = getattr(executor, "execute_many", None)
     if many and many_fn is not None:
-        return many_fn(txn, sql, param_sets)
+        result = many_fn(txn, sql, param_sets)
+        if result is not None:
+            return result
     execute = executor.execute
     result, total = None, 0
     for params in param_sets:

@@ -28,8 +28,9 @@ Contract (the driver's side):
   for reads (a RETURNING clause computes its rows before returning).
 - Optional: `execute_many(txn, sql, param_sets)` runs `sql` once per parameter set (an
   iterator of bound parameters, as above) and returns one Result whose rowcount is the
-  total, raising ProgrammingError for a statement that returns rows. executemany() uses
-  it when present (inside one savepoint), so the executor can prepare once.
+  total, or None to have the driver call execute() once per set (it then refuses a
+  statement that returns rows). executemany() uses it when present (inside one
+  savepoint), so the executor can prepare once.
 - Optional: `fast_path(sql)` -> None, or a runner for a statement the executor has
   already executed and can run in one step. `runner.writes` False: a read;
   `runner.run(txn, parameters)` returns the row tuples, a list or a lazy iterable

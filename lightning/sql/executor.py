@@ -298,21 +298,13 @@ class SqlExecutor:
 
     def execute_many(self, txn, sql, param_sets):
         """execute() once per parameter set, preparing once (the driver's optional
-        protocol method): one Result with the summed rowcount."""
+        protocol method): one Result with the summed rowcount, or None for DDL (it may
+        change the schema between sets) and statements with rows, which the driver
+        then runs set by set with execute()."""
         explain, prepared = self._prepared(txn, sql)
         if explain is None or explain or isinstance(prepared, _Select) or \
                 getattr(prepared, "returning", None) is not None:
-            # DDL (may change the schema between sets) or a statement with rows:
-            # one execute() per set, which raises for rows as executemany() must
-            total, last = 0, None
-            for params in param_sets:
-                r = self.execute(txn, sql, params)
-                if r.description is not None:
-                    raise ProgrammingError("executemany() can only run statements that "
-                                           "return no rows")
-                total += max(r.rowcount, 0)
-                last = r.lastrowid
-            return Result(rowcount=total, lastrowid=last)
+            return None
         return prepared.run_many(txn, param_sets)
 
     def _ddl(self, txn, tree):
