@@ -182,12 +182,7 @@ class Transaction:
             else:
                 rc = lib.lt_txn_put(self._h, key, len(key), value, len(value))
             if rc:
-                if rc == _EINVAL:   # sizes were checked: the write buffer limit
-                    msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
-                    raise OperationalError(msg, code=rc)
-                if rc == lib.LT_EREADONLY:
-                    raise OperationalError(f"{op}: the transaction is read-only", code=rc)
-                self._fail(rc, op)
+                self._write_failed(rc, op)
 
     def put(self, key, value):
         """Buffer `key` = `value`; written at commit."""
@@ -225,18 +220,10 @@ class Transaction:
                     return i
                 self.put(k, v)
             return None
-        flags = NULL if if_absent is None else bytes(bytearray(map(bool, if_absent)))
-        if flags is not NULL and len(flags) != n:
+        flags = None if if_absent is None else bytes(map(bool, if_absent))
+        if flags is not None and len(flags) != n:
             raise ValueError(f"if_absent has {len(flags)} flags for {n} items")
-        with self._lock:
-            self._check("put")
-            stopped = self._stop
-            rc = lib.ltpy_txn_put_many(self._h, b"".join(keys),
-                                       ffi.from_buffer("uint32_t[]", klens),
-                                       b"".join(values),
-                                       ffi.from_buffer("uint32_t[]", vlens), flags, n,
-                                       stopped)
-            return self._stopped(rc, stopped)
+        return self.put_packed(b"".join(keys), klens, b"".join(values), vlens, flags)
 
     def put_packed(self, keys, klens, values, vlens, if_absent=None):
         """put_many() for callers that build the pairs packed: `keys` and `values`
@@ -260,19 +247,20 @@ class Transaction:
                 self._h, ffi.from_buffer(keys), ffi.from_buffer("uint32_t[]", kl),
                 ffi.from_buffer(values), ffi.from_buffer("uint32_t[]", vl),
                 NULL if if_absent is None else ffi.from_buffer(if_absent), n, stopped)
-            return self._stopped(rc, stopped)
+            if rc:
+                self._write_failed(rc, "put")
+            i = stopped[0]
+            return None if i < 0 else int(i)
 
-    def _stopped(self, rc, stopped):
-        """put_many/put_packed's result: the index the engine stopped at, or None."""
-        if rc:
-            if rc == _EINVAL:   # sizes were checked: the write buffer limit
-                msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
-                raise OperationalError(msg, code=rc)
-            if rc == lib.LT_EREADONLY:
-                raise OperationalError("put: the transaction is read-only", code=rc)
-            self._fail(rc, "put")
-        i = stopped[0]
-        return None if i < 0 else int(i)
+    def _write_failed(self, rc, op):
+        """Raise the error of a failed write (sizes were checked before, so LT_EINVAL is
+        the write buffer limit)."""
+        if rc == _EINVAL:
+            msg = ffi.string(lib.lt_errmsg()).decode("utf-8", "replace")
+            raise OperationalError(msg, code=rc)
+        if rc == lib.LT_EREADONLY:
+            raise OperationalError(f"{op}: the transaction is read-only", code=rc)
+        self._fail(rc, op)
 
     def scan(self, start=None, end=None, *, prefix=None, reverse=False, limit=None):
         """As Database.scan: (key, value) pairs of this transaction's view (its writes
