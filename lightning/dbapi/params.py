@@ -83,7 +83,7 @@ def _value(value, label):
 
 
 # Exact types that need no conversion: the common case checks only these.
-_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
+PLAIN_TYPES = frozenset((type(None), int, float, str, bytes, bool))
 
 
 def bind(placeholders, params):
@@ -93,7 +93,7 @@ def bind(placeholders, params):
         style, items = placeholders
         if style == "qmark" and len(params) == len(items):
             for v in params:
-                if type(v) not in _PLAIN:
+                if type(v) not in PLAIN_TYPES:
                     break
             else:
                 return params if t is tuple else tuple(params)

@@ -129,26 +129,22 @@ class Access:
         n = len(self.eq)
         self._bound_encode = key_encoder(self._dirs[n:n + 1]) if n < len(self._dirs) \
             else None
+        # per pinned column, the type's fast check (values that need no coerce())
+        self._fast = [self._cols[pos].type.fast_check for pos, _, _ in self.eq]
         if kind == "pk_point":      # point_key(): per pinned column (pos, fn, fast check)
-            self._point = [(pos, fns[0], self._cols[pos].type.fast_check)
-                           for pos, fns, _ in self.eq]
-            self._point_encode = key_encoder(self._dirs)
-            self.point_prefix, self.point_directions = self._prefix, self._dirs
+            self._point = [(pos, fns[0], fast)
+                           for (pos, fns, _), fast in zip(self.eq, self._fast)]
+        # _index_rows: every indexed column pinned by one `=` (a span's start is an
+        # entry's whole indexed part), and then a unique index holds one entry a span
+        self._pinned = index is not None and lo is None and hi is None and \
+            len(self.eq) == len(index.column_ids)
+        self._unique_point = self._pinned and index.unique
 
     # ---- description and order ----
 
     def describe(self):
         text = re.sub(r":__p\d+", "?", self.text)
         return text + " REVERSE" if self.reverse else text
-
-    @property
-    def ordered_by(self):
-        seen, out = set(), []
-        for pos, desc in self.keys:
-            if pos not in seen:
-                seen.add(pos)
-                out.append((pos, desc != self.reverse))
-        return out
 
     def provide_order(self, terms):
         """`terms`: the ORDER BY as [(row position or None, desc, nulls_first)]. When
@@ -183,13 +179,17 @@ class Access:
 
     # ---- values ----
 
-    def _point_values(self, pos, fns, params):
-        """The coerced values of one pinned column, matching-nothing ones dropped."""
+    def _point_values(self, pos, fns, fast, params):
+        """The coerced values of one pinned column, matching-nothing ones dropped
+        (`fast`: the column type's fast_check, for values that need no coerce())."""
         out = []
         for fn in fns:
-            v = self._coerce(pos, fn((), params), point=True)
-            if v is not _DROP:
-                out.append(v)
+            v = fn((), params)
+            if fast is None or type(v) is not fast[0] or not fast[1](v):
+                v = self._coerce(pos, v, point=True)
+                if v is _DROP:
+                    continue
+            out.append(v)
         return out
 
     def _coerce(self, pos, v, point):
@@ -230,7 +230,8 @@ class Access:
         """Sorted, distinct encoded prefixes of the pinned columns ([b""] when none)."""
         if not self.eq:
             return [b""]
-        lists = [self._point_values(pos, fns, params) for pos, fns, _ in self.eq]
+        lists = [self._point_values(pos, fns, fast, params)
+                 for (pos, fns, _), fast in zip(self.eq, self._fast)]
         enc = self._eq_encode
         if len(lists) == 1:
             return sorted({enc([v]) for v in lists[0]})
@@ -250,7 +251,7 @@ class Access:
                 if v is _DROP:
                     return None
             vals.append(v)
-        return self._prefix + self._point_encode(vals)
+        return self._prefix + self._eq_encode(vals)
 
     def _spans(self, params):
         """[(start, end)] key ranges in key order (before `reverse`)."""
@@ -266,7 +267,7 @@ class Access:
         points = self._points(params)
         if lo is None and hi is None:
             return [(base + p, prefix_successor(base + p)) for p in points]
-        desc = self._dirs[n] in ("DESC", True)
+        desc = self._dirs[n]
         enc = self._bound_encode
         if desc:                            # key order is reversed: swap the roles
             lo, hi = hi, lo
@@ -326,11 +327,7 @@ class Access:
         base, rev = self._prefix, self.reverse
         rp, ids, skip, get = self._rows_prefix, self._ids, self._skip_values, txn.get
         nb = len(base)
-        # every indexed column pinned by `=`: each span's start is the entry's whole
-        # indexed part, so the pk follows it (no decoding to find where)
-        pinned = self.lo is None and self.hi is None and \
-            len(self.eq) == len(self.index.column_ids)
-        unique = pinned and self.index.unique
+        pinned, unique = self._pinned, self._unique_point
         for start, end in spans:
             fixed = len(start) if pinned and len(start) > nb else None  # (not fallback)
             if unique and fixed is not None:

@@ -157,10 +157,11 @@ class _Modify:
             rows = [r for r in self.access.rows(txn, params)
                     if where is None or truth(where(r, params))]
         out, count = [], 0
-        fks = w.fks(txn)
-        reread = bool(fks.outgoing or fks.incoming)
-        for row in rows:
-            if reread:
+        # only foreign-key actions (cascades into a table that references this one,
+        # which may lead back here) change rows this loop has not reached yet
+        reread = bool(w.fks(txn).incoming)
+        for n, row in enumerate(rows):
+            if reread and n:
                 row = w.current(txn, row)       # a cascade may have changed or deleted it
                 if row is None:
                     continue

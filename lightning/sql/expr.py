@@ -35,7 +35,7 @@ from .functions import to_text as _to_text
 from .parse import QMARK_PREFIX
 from .types import parse_type
 
-__all__ = ["Scope", "compile_expr", "truth", "sort_key", "is_constant", "literal_type",
+__all__ = ["Scope", "compile_expr", "truth", "is_constant", "literal_type",
            "AGGREGATES", "sql_type_of"]
 
 AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
@@ -87,31 +87,6 @@ def compare(a, b):
     except TypeError:
         sa, sb = str(a), str(b)
         return -1 if sa < sb else (1 if sa > sb else 0)
-
-
-class sort_key:
-    """Wraps a value so None sorts first and classes sort as `compare` says."""
-    __slots__ = ("v",)
-
-    def __init__(self, v):
-        self.v = v
-
-    def __lt__(self, other):
-        a, b = self.v, other.v
-        if a is None:
-            return b is not None
-        if b is None:
-            return False
-        return compare(a, b) < 0
-
-    def __eq__(self, other):
-        a, b = self.v, other.v
-        if a is None or b is None:
-            return a is b
-        return compare(a, b) == 0
-
-    def __hash__(self):
-        return hash(self.v)
 
 
 def is_constant(node):

@@ -16,13 +16,13 @@ import operator
 
 from sqlglot import exp
 
+from ..dbapi.params import PLAIN_TYPES
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
 from .plan import choose_access, column_position, pk_point_params
-from .keycodec import key_encoder
 from .rowcodec import decode_row_ids
 
 __all__ = ["SelectPlan"]
@@ -73,7 +73,7 @@ class _Agg:
         total = sum(vals)
         if k is exp.Sum:
             return total
-        return total / len(vals) if not hasattr(total, "quantize") else total / len(vals)
+        return total / len(vals)
 
 
 def _output_name(node):
@@ -305,7 +305,7 @@ class SelectPlan:
         if self.distinct:
             seen, uniq = set(), []
             for row, keys in pairs:
-                h = tuple(_hashable(v) for v in row)
+                h = row
                 if h not in seen:
                     seen.add(h)
                     uniq.append((row, keys))
@@ -342,7 +342,7 @@ class SelectPlan:
         if self.group_keys:
             groups = {}
             for r in rows:
-                k = tuple(_hashable(f(r, params)) for f in self.group_keys)
+                k = tuple(f(r, params) for f in self.group_keys)
                 groups.setdefault(k, []).append(r)
             members = list(groups.values())
         else:
@@ -352,9 +352,6 @@ class SelectPlan:
             env = rep + [a.compute(g, params) for a in self.aggs]
             if self.having is None or truth(self.having(env, params)):
                 yield env
-
-
-_PLAIN = frozenset((type(None), int, float, str, bytes, bool))
 
 
 def _projector(positions):
@@ -370,7 +367,7 @@ def runner_check(executor, version, nparams):
     ready(txn, params) is True when `params` are a tuple of `nparams` plain values
     (what bind() passes through unchanged) and `txn` sees schema `version`, the one
     the statement was prepared under (executor: the SqlExecutor)."""
-    plain, ver = _PLAIN, executor._schema_version
+    plain, ver = PLAIN_TYPES, executor._schema_version
 
     def ready(txn, params):
         if type(params) is not tuple or len(params) != nparams:
@@ -405,7 +402,7 @@ class PointRunner:
         direct = k is not None and plan.table.columns[pos].type.family == "INTEGER"
         if direct:
             lo, hi = plan.table.columns[pos].type.int_range
-            prefix, encode = access.point_prefix, key_encoder(access.point_directions)
+            prefix, encode = access._prefix, access._eq_encode
 
         def run(txn, params):
             if not ready(txn, params):
@@ -442,10 +439,3 @@ class IndexRunner:
             return (project(r) for r in access.rows(txn, params)
                     if truth(where(r, params)))
         self.run = run
-
-
-def _hashable(v):
-    """A key under which SQL-equal values collide (1 and 1.0 already do in Python)."""
-    if isinstance(v, bool):
-        return int(v)
-    return v
