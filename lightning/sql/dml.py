@@ -136,33 +136,37 @@ class TableWriter:
                        for ck in table.checks]
         rc = table.rowid_column
         self.rowid_pos = table.columns.index(rc) if rc is not None else None
-        # (index, row positions of its columns) per index
-        self.index_pos = [(ix, _positions(table, ix.column_ids)) for ix in table.indexes]
         self._insert_targets = {}
-        self.col_ids = [c.id for c in table.columns]
-        self.col_ids_t = tuple(self.col_ids)
-        # Precomputed for the per-row work: key prefixes, and per column a fast type
-        # test that accepts the common already-right values without calling coerce().
+        self.col_ids_t = tuple(c.id for c in table.columns)
+        # Precomputed for the per-row work: key prefixes and encoders, and per column a
+        # fast type test that accepts the common already-right values without coerce().
         self.row_prefix = catalog.row_prefix(table.id)
         self.pk_dirs = table.pk_directions
-        self.index_keys = [(ix, pos, catalog.index_prefix(table.id, ix.id), ix.directions)
-                           for ix, pos in self.index_pos]
+        self.pk_values = _getter(self.pk_pos)
+        self.pk_encode = key_encoder(self.pk_dirs)
+        # per index: (index, row positions of its columns, key prefix, key encoder)
+        self.index_keys = [(ix, _positions(table, ix.column_ids),
+                            catalog.index_prefix(table.id, ix.id), key_encoder(ix.directions))
+                           for ix in table.indexes]
         self.not_null = [i for i, c in enumerate(table.columns) if c.not_null]
         # per column: None, or (type, test or None, lo, hi) under which a value needs
         # no coerce(): of that exact type and passing the test / within lo..hi
         self.fast = [_fast(c.type) for c in table.columns]
         self.insert_spec = _insert_spec(self) if _c_insert_row is not None and \
             not table.checks else None
-        self.pk_values = _getter(self.pk_pos)
-        self.pk_encode = key_encoder(self.pk_dirs)
-        self.index_keys = [(ix, pos, prefix, key_encoder(dirs))
-                           for ix, pos, prefix, dirs in self.index_keys]
 
-    def index_entry(self, index, row, pos=None):
-        """index_entry() of this table, with the column positions resolved once."""
-        if pos is None:
-            pos = _positions(self.table, index.column_ids)
-        return index_entry(self.table, index, row, pos, self.pk_pos)
+    def entry(self, k, row, pk_key):
+        """(key, value, must be absent, indexed values) of the entry of index
+        `self.index_keys[k]` for `row`, whose encoded primary key is `pk_key`: the
+        bytes index_entry() makes, from the prefix and encoder prepared once."""
+        ix, pos, prefix, encode = self.index_keys[k]
+        vals = [row[i] for i in pos]
+        key = prefix + encode(vals)
+        if not ix.unique:
+            return key + pk_key, b"", False, vals
+        if None in vals:                # NULLs are distinct: the pk keeps keys apart
+            return key + pk_key, pk_key, False, vals
+        return key, pk_key, True, vals
 
     def insert_targets(self, column_names):
         """Row positions of INSERT's target `column_names` (None = every visible
@@ -199,9 +203,6 @@ class TableWriter:
         """The stored version of the row with `row`'s primary key, or None."""
         raw = txn.get(self.row_key(row))
         return None if raw is None else decode_row(raw, self.table.columns)
-
-    def pk(self, row):
-        return [row[i] for i in self.pk_pos]
 
     def row_key(self, row):
         return self.row_prefix + self.pk_encode([row[i] for i in self.pk_pos])
@@ -252,7 +253,7 @@ class TableWriter:
         t = self.table
         cols = ", ".join(t.columns[i].name for i in self.pk_pos)
         raise IntegrityError(f"UNIQUE constraint failed: PRIMARY KEY of table {t.name} "
-                             f"({cols}): duplicate value {tuple(self.pk(row))!r}")
+                             f"({cols}): duplicate value {tuple(self.pk_values(row))!r}")
 
     def _dup_index(self, index, vals):
         t = self.table
@@ -275,42 +276,37 @@ class TableWriter:
         pending.rows.append(row)
         pk_key = self.pk_encode(self.pk_values(row))
         pending.add(self.row_prefix + pk_key, encode_row_ids(self.col_ids_t, row), True, 0)
-        for k, (ix, pos, prefix, encode) in enumerate(self.index_keys, 1):
-            vals = [row[i] for i in pos]
-            key = prefix + encode(vals)
-            if ix.unique:
-                if None in vals:
-                    pending.add(key + pk_key, pk_key, False, k)
-                else:
-                    pending.add(key, pk_key, True, k)
-            else:
-                pending.add(key + pk_key, b"", False, k)
+        for k in range(len(self.index_keys)):
+            key, value, absent, _ = self.entry(k, row, pk_key)
+            pending.add(key, value, absent, k + 1)
 
     def delete(self, txn, row):
-        for index, pos in self.index_pos:
-            txn.delete(self.index_entry(index, row, pos)[0])
-        txn.delete(self.row_key(row))
+        pk_key = self.pk_encode(self.pk_values(row))
+        for k in range(len(self.index_keys)):
+            txn.delete(self.entry(k, row, pk_key)[0])
+        txn.delete(self.row_prefix + pk_key)
         self.fks(txn).parent_deleted(txn, row, self.registry)
 
     def update(self, txn, old, new):
-        """Replace row `old` by `new` (already prepared); True when anything changed."""
-        old_key = self.row_key(old)
+        """Replace row `old` by `new` (already prepared)."""
+        old_pk = self.pk_encode(self.pk_values(old))
         if _same_objects(old, new, self.pk_pos):
-            new_key, pk_moved = old_key, False
+            new_pk, pk_moved = old_pk, False
         else:
-            new_key = self.row_key(new)
-            pk_moved = old_key != new_key
+            new_pk = self.pk_encode(self.pk_values(new))
+            pk_moved = old_pk != new_pk
+        old_key, new_key = self.row_prefix + old_pk, self.row_prefix + new_pk
         if pk_moved and txn.get(new_key) is not None:
             self._dup_pk(new)
-        for index, pos in self.index_pos:
+        for k, (index, pos, _, _) in enumerate(self.index_keys):
             if not pk_moved and _same_objects(old, new, pos):
                 continue                # same objects: same key, nothing to rewrite
-            okey, _, _ = self.index_entry(index, old, pos)
-            nkey, nval, vals = self.index_entry(index, new, pos)
+            okey = self.entry(k, old, old_pk)[0]
+            nkey, nval, absent, vals = self.entry(k, new, new_pk)
             if okey == nkey and not pk_moved:
                 continue
             txn.delete(okey)
-            if index.unique and None not in vals and txn.get(nkey) is not None:
+            if absent and txn.get(nkey) is not None:
                 self._dup_index(index, vals)
             txn.put(nkey, nval)
         if pk_moved:
@@ -489,20 +485,24 @@ def conflicts(writer, txn, row, target=None):
     KEY, then on each UNIQUE index without NULLs in `row` (or only on `target`,
     ("pk", None) or ("index", index))."""
     t = writer.table
-    targets = [target] if target else \
-        [("pk", None)] + [("index", ix) for ix in t.indexes if ix.unique]
+    if target:
+        ks = [None] if target[0] == "pk" else \
+            [k for k, e in enumerate(writer.index_keys) if e[0] is target[1]]
+    else:
+        ks = [None] + [k for k, e in enumerate(writer.index_keys) if e[0].unique]
+    pk_key = writer.pk_encode(writer.pk_values(row))
     seen = set()
-    for kind, ix in targets:
-        if kind == "pk":
-            key = writer.row_key(row)
-        else:
-            ikey, _, vals = index_entry(t, ix, row)
-            if None in vals:
-                continue
-            pk_key = txn.get(ikey)
-            if pk_key is None:
-                continue
+    for k in ks:
+        if k is None:
             key = writer.row_prefix + pk_key
+        else:
+            ikey, _, absent, _ = writer.entry(k, row, pk_key)
+            if not absent:              # a NULL in the indexed values: no conflict
+                continue
+            stored_pk = txn.get(ikey)
+            if stored_pk is None:
+                continue
+            key = writer.row_prefix + stored_pk
         if key in seen:
             continue
         raw = txn.get(key)
