@@ -299,14 +299,7 @@ class Connection:
                 result = execute(txn, sql, params)
                 rows = result.rows
                 return result, type(rows) is not list and type(rows) is not tuple
-            mark = txn._mark()
-            try:
-                result = execute(txn, sql, params)
-            except BaseException:
-                if txn.active:
-                    txn._undo(mark)
-                raise
-            txn._unmark(mark)
+            result = _statement(txn, execute, txn, sql, params)
             rows = result.rows
             return result, result.description is not None and \
                 type(rows) is not list and type(rows) is not tuple
@@ -322,15 +315,7 @@ class Connection:
                 txn = self._begin()
             if not fast.writes:
                 return fast.run(txn, params)
-            mark = txn._mark()
-            try:
-                out = fast.run(txn, params)
-            except BaseException:
-                if txn.active:
-                    txn._undo(mark)
-                raise
-            txn._unmark(mark)
-            return out
+            return _statement(txn, fast.run, txn, params)
 
     def _learn_fast(self, sql):
         """After `sql` ran the normal way: ask the executor whether it can run it in
@@ -356,31 +341,32 @@ class Connection:
                 if self._autocommit:
                     return self._run_autocommit(sql, param_sets, True)
                 txn = self._begin()
-            mark = txn._mark()
-            try:
-                result = _execute_all(self._executor, txn, sql, param_sets, True)
-            except BaseException:
-                if txn.active:
-                    txn._undo(mark)
-                raise
-            txn._unmark(mark)
-            return result
+            return _statement(txn, _execute_all, self._executor, txn, sql, param_sets, True)
 
     def _run_autocommit(self, sql, param_sets, many):
-        txn = self._kv.transaction(self._level, self._read_only)
-        try:
+        with self._kv.transaction(self._level, self._read_only) as txn:
             result = _execute_all(self._executor, txn, sql, param_sets, many)
             if result.description is not None:
                 result.rows = list(result.rows)
-            txn.commit()
-        except BaseException:
-            txn.rollback()
-            raise
         return result
 
     def __repr__(self):
         state = "closed" if self._closed else "open"
         return f"<lightning.Connection {self.database!r} {state}>"
+
+
+def _statement(txn, fn, *args):
+    """fn(*args) as one statement of `txn`: inside a statement savepoint, so a failure
+    undoes its writes and leaves the transaction as it was."""
+    mark = txn._mark()
+    try:
+        result = fn(*args)
+    except BaseException:
+        if txn.active:
+            txn._undo(mark)
+        raise
+    txn._unmark(mark)
+    return result
 
 
 def _execute_all(executor, txn, sql, param_sets, many):

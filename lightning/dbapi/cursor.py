@@ -142,7 +142,7 @@ class Cursor:
         self._set_result(result)
         if lazy:
             conn._live_results.add(self)
-        if kind in _FAST_KINDS:
+        if kind in _FAST_KINDS and not conn._autocommit:    # (runners need a transaction)
             conn._learn_fast(sql)
         return self
 

@@ -290,12 +290,17 @@ class SqlExecutor:
         hit = self._cache.get(sql)
         if hit is None or hit[1]:
             return None
-        prepared = hit[2]
-        if isinstance(prepared, _Select):
-            return prepared.plan.point_runner(self, hit[0])
-        if prepared.returning is None and prepared.nparams >= 0:
-            return WriteRunner(prepared, self, hit[0])
-        return None
+        version, _, prepared = hit
+        runner = getattr(prepared, "runner", _dead)     # built once per prepared form
+        if runner is _dead:
+            if isinstance(prepared, _Select):
+                runner = prepared.plan.point_runner(self, version)
+            elif prepared.returning is None and prepared.nparams >= 0:
+                runner = WriteRunner(prepared, self, version)
+            else:
+                runner = None
+            prepared.runner = runner
+        return runner
 
     def execute_many(self, txn, sql, param_sets):
         """execute() once per parameter set, preparing once (the driver's optional
