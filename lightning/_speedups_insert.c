@@ -9,6 +9,7 @@
 static int key_of(Buf *b, PyObject *row, PyObject *pos, PyObject *desc) {
     Py_ssize_t n = PyTuple_GET_SIZE(pos);
     for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyLong_CheckExact(PyTuple_GET_ITEM(pos, i))) return 0;  /* no Python code */
         Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(pos, i));
         if (at < 0 || at >= PyList_GET_SIZE(row)) return PyErr_Occurred() ? -1 : 0;
         size_t start = b->len;
@@ -76,8 +77,13 @@ PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
             PyErr_SetString(PyExc_TypeError, "insert_row: pending holds bytearrays");
             return NULL;
         }
-    uint32_t row_no = (uint32_t)PyLong_AsUnsignedLong(args[3]);
+    unsigned long rn = PyLong_AsUnsignedLong(args[3]);
     if (PyErr_Occurred()) return NULL;
+    if (rn > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "insert_row: row_no over 2**32 - 1");
+        return NULL;
+    }
+    uint32_t row_no = (uint32_t)rn;
     PyObject *kinds = PyTuple_GET_ITEM(spec, 0), *los = PyTuple_GET_ITEM(spec, 1),
              *his = PyTuple_GET_ITEM(spec, 2), *maxlens = PyTuple_GET_ITEM(spec, 3),
              *notnull = PyTuple_GET_ITEM(spec, 4), *ids = PyTuple_GET_ITEM(spec, 5),
@@ -116,6 +122,15 @@ PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
             if (PyTuple_GET_ITEM(notnull, i) == Py_True) Py_RETURN_FALSE;
             continue;
         }
+        /* exact ints only: converting anything else could run Python code (__index__)
+         * that changes `row` under us */
+        if (!PyLong_CheckExact(PyTuple_GET_ITEM(kinds, i)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(los, i)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(his, i)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(maxlens, i))) {
+            PyErr_SetString(PyExc_TypeError, "insert_row: malformed spec");
+            return NULL;
+        }
         long kind = PyLong_AsLong(PyTuple_GET_ITEM(kinds, i));
         long long lo = PyLong_AsLongLong(PyTuple_GET_ITEM(los, i));
         long long hi = PyLong_AsLongLong(PyTuple_GET_ITEM(his, i));
@@ -148,6 +163,7 @@ PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
         PyObject *ipfx = PyTuple_GET_ITEM(ix, 1), *ipos = PyTuple_GET_ITEM(ix, 2);
         int unique = PyTuple_GET_ITEM(ix, 4) == Py_True, has_null = 0;
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(ipos); j++) {
+            if (!PyLong_CheckExact(PyTuple_GET_ITEM(ipos, j))) { rc = 0; goto declined_or_error; }
             Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(ipos, j));
             if (at < 0 || at >= n) { rc = PyErr_Occurred() ? -1 : 0; goto declined_or_error; }
             has_null |= PyList_GET_ITEM(row, at) == Py_None;
@@ -162,6 +178,10 @@ PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
         klen[x + 1] = (uint32_t)(keys.len - k0);
         vlen[x + 1] = (uint32_t)(vals.len - v0);
         absent[x + 1] = (unsigned char)(unique && !has_null);
+    }
+    if (keys.len > UINT32_MAX || vals.len > UINT32_MAX) {   /* lengths are uint32 */
+        rc = 0;
+        goto declined_or_error;
     }
     PyObject *pkeys = PyTuple_GET_ITEM(pend, 0), *pklens = PyTuple_GET_ITEM(pend, 1),
              *pvals = PyTuple_GET_ITEM(pend, 2), *pvlens = PyTuple_GET_ITEM(pend, 3),

@@ -193,7 +193,8 @@ PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     PyObject *data = args[0];
-    PyObject *seq = PySequence_Fast(args[1], "decode_row: schema must be iterable");
+    /* a tuple (a list is copied: reading .id may run Python code that changes it) */
+    PyObject *seq = PySequence_Tuple(args[1]);
     if (!seq) return NULL;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
     int64_t small[SMALL_COLS], *ids = small;

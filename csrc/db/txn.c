@@ -148,7 +148,11 @@ static int check_keys(lt_txn *t, lt_memtable *m, lt_conflict *c, const char *wha
     return rc;
 }
 
-static int validate_all(lt_txn *t, uint64_t last_seq) {
+/* The commit hook. It does not unregister the transaction early (to spare recording
+ * its own keys when no other transaction is open): tried, and concurrent increments
+ * under both isolation levels then lost updates (tests/test_txn_anomalies.py). */
+static int txn_validate(void *arg, uint64_t last_seq) {
+    lt_txn *t = arg;
     lt_conflict *c = t->db->e->conflict;
     if (last_seq <= t->snap_seq) return LT_OK;       /* nothing committed since */
     if (t->snap_seq < c->floor) {
@@ -175,12 +179,6 @@ static int validate_all(lt_txn *t, uint64_t last_seq) {
     return LT_OK;
 }
 
-/* The commit hook. It does not unregister the transaction early (to spare recording
- * its own keys when no other transaction is open): tried, and concurrent increments
- * under both isolation levels then lost updates (tests/test_txn_anomalies.py). */
-static int txn_validate(void *arg, uint64_t last_seq) {
-    return validate_all(arg, last_seq);
-}
 
 /* ---- begin / end ----------------------------------------------------------------- */
 

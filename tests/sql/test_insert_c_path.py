@@ -111,7 +111,7 @@ def test_insert_row_rejects_malformed_input():
     assert [len(b) for b in bufs] == [len(b"p") + 2, 4, 3, 4, 1, 4, 4]
     bad_specs = [good[:9], good[:6] + ("p",) + good[7:], good[:8] + ((True, False),) + good[9:],
                  good[:9] + (("ix",),), good[:9] + (((None, b"q", (0,), (True, False), False),),),
-                 ((1, 2),) + good[1:]]
+                 ((1, 2),) + good[1:], ((1.0,),) + good[1:]]     # a float kind: no __index__
     for spec in bad_specs:
         with pytest.raises(TypeError):
             C_INSERT(spec, [5], bufs, 0)
@@ -119,6 +119,8 @@ def test_insert_row_rejects_malformed_input():
         C_INSERT(good, (5,), bufs, 0)
     with pytest.raises(TypeError):
         C_INSERT(good, [5], bufs[:6], 0)
+    with pytest.raises(OverflowError):
+        C_INSERT(good, [5], bufs, 2 ** 32)
     assert C_INSERT(good, [10], bufs, 1) is False        # above the column's range
     assert C_INSERT(good, ["x"], bufs, 1) is False       # another type: Python's
     assert [len(b) for b in bufs] == [len(b"p") + 2, 4, 3, 4, 1, 4, 4]   # untouched
