@@ -569,10 +569,11 @@ class Batch:
                 self.put(pair[0], pair[1])
             return
         kb, vb = b"".join(keys), b"".join(values)
-        out = ffi.new("char[]", len(kb) + len(vb) + 9 * len(keys))
+        out = bytearray(len(kb) + len(vb) + 9 * len(keys))     # packed in place
         lib.ltpy_pack_puts(kb, ffi.from_buffer("uint32_t[]", klens), vb,
-                           ffi.from_buffer("uint32_t[]", vlens), len(keys), out)
-        self._parts.append(ffi.buffer(out)[:])
+                           ffi.from_buffer("uint32_t[]", vlens), len(keys),
+                           ffi.from_buffer(out))
+        self._parts.append(out)
         self._n += len(keys)
 
     def __len__(self):

@@ -274,12 +274,7 @@ class Transaction:
         """A new `Savepoint` (nestable): `rollback_to(sp)` undoes the writes made after
         it; `release(sp)` forgets it and every savepoint taken after it."""
         with self._lock:
-            self._check("savepoint")
-            idp = ffi.new("uint64_t *")
-            rc = lib.lt_txn_savepoint(self._h, idp)
-            if rc:
-                self._fail(rc, "savepoint")
-            sp = Savepoint(self, int(idp[0]))
+            sp = Savepoint(self, self._new_savepoint("savepoint"))
             self._savepoints.append(sp)
             return sp
 
@@ -327,11 +322,15 @@ class Transaction:
 
     def _mark(self):
         with self._lock:
-            self._check("statement")
-            rc = lib.lt_txn_savepoint(self._h, self._idp)
-            if rc:
-                self._fail(rc, "statement")
-            return self._idp[0]
+            return self._new_savepoint("statement")
+
+    def _new_savepoint(self, op):
+        """The id of a new engine savepoint. REQUIRES: self._lock held."""
+        self._check(op)
+        rc = lib.lt_txn_savepoint(self._h, self._idp)
+        if rc:
+            self._fail(rc, op)
+        return int(self._idp[0])
 
     def _unmark(self, mark):
         with self._lock:

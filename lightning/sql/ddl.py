@@ -160,9 +160,9 @@ def create_table(txn, tree):
     fkeys.validate_new_table(txn, table)
     # bind CHECK expressions now so a bad column name fails at CREATE time
     scope = Scope(table.name, {catalog.fold(c.name): i for i, c in enumerate(table.columns)})
-    from .parse import parse
+    from .dml import _parse_expr
     for ck in table.checks:
-        compile_expr(parse("SELECT " + ck.sql).tree.expressions[0], scope)
+        compile_expr(_parse_expr(ck.sql), scope)
     catalog.create_table(txn, table)
 
 
@@ -220,11 +220,14 @@ def backfill_index(txn, table, index):
     """Write the entries of `index` for every existing row of `table` (IntegrityError
     when a unique index meets a duplicate)."""
     from .dml import index_entry
+    from .rowcodec import column_ids, decode_row_ids
     prefix = catalog.row_prefix(table.id)
     pos = [table.columns.index(table.column_by_id(cid)) for cid in index.column_ids]
+    pk_pos = [table.columns.index(table.column_by_id(cid)) for cid in table.primary_key]
+    ids = column_ids(table.columns)
     for _, value in list(txn.scan(prefix=prefix)):
-        row = decode_row(value, table.columns)
-        key, val, vals = index_entry(table, index, row)
+        row = decode_row_ids(value, ids)
+        key, val, vals = index_entry(table, index, row, pos, pk_pos)
         if index.unique and None not in vals and txn.get(key) is not None:
             raise IntegrityError(f"UNIQUE constraint failed: index {index.name} on table "
                                  f"{table.name} ({', '.join(table.columns[i].name for i in pos)})"
@@ -295,9 +298,9 @@ def _add_column(txn, table, item):
     if checks:
         scope = Scope(table.name, {catalog.fold(c.name): i
                                    for i, c in enumerate(table.columns)})
-        from .parse import parse
+        from .dml import _parse_expr
         for ck in checks:
-            compile_expr(parse("SELECT " + ck.sql).tree.expressions[0], scope)
+            compile_expr(_parse_expr(ck.sql), scope)
         table.checks.extend(checks)
         catalog._put(txn, table)
     if default is not None or checks:
@@ -319,9 +322,9 @@ def _add_column(txn, table, item):
 
 
 def _check_columns(sql):
-    from .parse import parse
+    from .dml import _parse_expr
     return {catalog.fold(c.name) for c in
-            parse("SELECT " + sql).tree.expressions[0].find_all(exp.Column)}
+            _parse_expr(sql).find_all(exp.Column)}
 
 
 def _drop_column(txn, table, cname, if_exists):
@@ -342,10 +345,10 @@ def _rename_column(txn, table, old, new):
         old = c.name
     t = catalog.rename_column(txn, table.name, old, new)
     changed = False
-    from .parse import parse
+    from .dml import _parse_expr
     for ck in t.checks:
         if catalog.fold(old) in _check_columns(ck.sql):
-            node = parse("SELECT " + ck.sql).tree.expressions[0]
+            node = _parse_expr(ck.sql)
             for col in list(node.find_all(exp.Column)):
                 if catalog.fold(col.name) == catalog.fold(old):
                     col.set("this", exp.to_identifier(new))

@@ -115,8 +115,6 @@ def check_supported(tree):
             raise NotSupportedError("subqueries are not supported yet")
         if isinstance(node, exp.From) and not isinstance(node.this, exp.Table):
             raise NotSupportedError("only a table name is supported in FROM")
-        if isinstance(node, exp.Select) and len(node.args.get("joins") or []):
-            raise NotSupportedError("JOIN is not supported yet")
 
 
 def qmark_count(tree):
