@@ -274,6 +274,22 @@ static int insert_at(lt_memtable *m, mt_node **prev, const mt_target *t, lt_slic
     return LT_OK;
 }
 
+/* What node `n` (the first entry at or after a seek for `key`, or NULL) says about
+ * `key`: LT_OK with *value (a value version), or LT_ENOTFOUND with *deleted set when
+ * it is a deletion of `key` (0 when `n` is another key's). */
+static int node_version(const mt_node *n, lt_slice key, lt_slice *value, int *deleted) {
+    *deleted = 0;
+    if (!n || n->klen - 8 != key.size ||
+        (key.size != 0 && memcmp(n->key, key.data, key.size) != 0))
+        return LT_ENOTFOUND;
+    if (lt_ikey_type(lt_slice_make(n->key, n->klen)) == LT_TYPE_VALUE) {
+        *value = node_value(n);
+        return LT_OK;
+    }
+    *deleted = 1;
+    return LT_ENOTFOUND;
+}
+
 static int dup_error(uint64_t seq) {
     return lt_seterr(LT_EINVAL, "memtable add: version with sequence %llu already present",
                      (unsigned long long)seq);
@@ -291,38 +307,23 @@ int lt_memtable_add_checked(lt_memtable *m, uint64_t seq, int type, lt_slice key
     mt_node *prev[MT_MAX_HEIGHT];
     mt_node *at = find_ge_writer(m, &t, prev);
     if (at && node_cmp(at, &t) == 0) return dup_error(seq);
-    if (!check) return insert_at(m, prev, &t, key, value);
-    /* seq is newer than every version of key: `at`, if it is key's, is the newest. */
-    int found = 0, deleted = 0;
-    lt_slice v = lt_slice_make("", 0);
-    if (at && at->klen - 8 == key.size &&
-        (key.size == 0 || memcmp(at->key, key.data, key.size) == 0)) {
-        if ((int)(lt_get_fixed64(at->key + key.size) & 0xff) == LT_TYPE_VALUE) {
-            found = 1;
-            v = node_value(at);
-        } else {
-            deleted = 1;
-        }
+    if (check) {
+        /* seq is newer than every version of key: `at`, if it is key's, is the newest */
+        int deleted;
+        lt_slice v = lt_slice_make("", 0);
+        rc = node_version(at, key, &v, &deleted);
+        if ((rc = check(arg, rc, deleted, v)) != LT_OK) return rc;
     }
-    if ((rc = check(arg, found ? LT_OK : LT_ENOTFOUND, deleted, v)) != LT_OK) return rc;
     return insert_at(m, prev, &t, key, value);
 }
 
 int lt_memtable_get(lt_memtable *m, lt_slice key, uint64_t seq, lt_slice *value, int *deleted) {
     if (seq > LT_MAX_SEQ) seq = LT_MAX_SEQ;
     mt_target t = { key.data, key.size, lt_pack_trailer(seq, LT_TYPE_FOR_SEEK) };
-    const mt_node *n = find_ge(m, &t, NULL);
-    if (deleted) *deleted = 0;
-    if (n && n->klen - 8 == key.size &&
-        (key.size == 0 || memcmp(n->key, key.data, key.size) == 0)) {
-        int type = (int)(lt_get_fixed64(n->key + key.size) & 0xff);
-        if (type == LT_TYPE_VALUE) {
-            *value = node_value(n);
-            return LT_OK;
-        }
-        if (deleted) *deleted = 1;
-    }
-    return LT_ENOTFOUND;
+    int del;
+    int rc = node_version(find_ge(m, &t, NULL), key, value, &del);
+    if (deleted) *deleted = del;
+    return rc;
 }
 
 size_t lt_memtable_memory_usage(const lt_memtable *m) {
