@@ -19,8 +19,10 @@ setup(
     cffi_modules=["lightning/_build_ffi.py:ffibuilder"],
     ext_modules=[Extension("lightning._speedups",
                            ["lightning/_speedups.c", "lightning/_speedups_rows.c",
-                            "lightning/_speedups_keys.c", "lightning/_speedups_insert.c"],
-                           depends=["lightning/_speedups.h"],
+                            "lightning/_speedups_keys.c", "lightning/_speedups_insert.c",
+                            "lightning/_speedups_txn.c"],
+                           include_dirs=["csrc/include"],
+                           depends=["lightning/_speedups.h", "csrc/include/lightning.h"],
                            extra_compile_args=["-std=c11", *_OPT, "-Wall", "-Wextra"],
                            extra_link_args=_LINK)],
 )

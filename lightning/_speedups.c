@@ -1,6 +1,7 @@
 /* lightning._speedups: C versions of the SQL layer's hot codec functions.
  *
- * A plain CPython extension (no cffi, no engine calls). The format references are
+ * A plain CPython extension (no cffi; it calls the engine only through the addresses
+ * transaction.py hands over, see _speedups_txn.c). The format references are
  * the pure-Python modules lightning/sql/rowcodec.py (row values) and
  * lightning/sql/keycodec.py (order-preserving keys); every function here produces
  * exactly their bytes / values / errors. What this file does not handle it declines:
@@ -18,12 +19,16 @@
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
  *                                           (keycodec.decode_key; declines decimals
  *                                            and every malformed key)
+ *   TxnReader, point_row, index_rows         a transaction's reads from C
+ *                                           (_speedups_txn.c; the engine's entry
+ *                                            points come from bind_engine)
  *
  * NotImplemented means "use the Python reference" (a value type or range handled only
  * there, or an error whose message Python produces). _init(...) hands over the
  * Python-side objects this module needs (see rowcodec.py).
  *
- * Files: _speedups.h (shared), _speedups_rows.c, _speedups_keys.c, _speedups_insert.c;
+ * Files: _speedups.h (shared), _speedups_rows.c, _speedups_keys.c, _speedups_insert.c,
+ * _speedups_txn.c;
  * this one is the module table.
  */
 #include "_speedups.h"
@@ -61,6 +66,14 @@ static PyMethodDef methods[] = {
     {"insert_row", (PyCFunction)(void (*)(void))ltsp_insert_row, METH_FASTCALL,
      "insert_row(spec, row, pending, row_no) -> bool: the KV writes of one row, "
      "or False to leave it to Python."},
+    {"bind_engine", ltsp_bind_engine, METH_VARARGS,
+     "bind_engine(lt_txn_get, lt_txn_iter_new, lt_txn_iter_next_batch, lt_txn_iter_free):"
+     " the engine's addresses (ints), from lightning/transaction.py."},
+    {"point_row", (PyCFunction)(void (*)(void))ltsp_point_row, METH_FASTCALL,
+     "point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented."},
+    {"index_rows", (PyCFunction)(void (*)(void))ltsp_index_rows, METH_FASTCALL,
+     "index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit) -> "
+     "list of rows | NotImplemented."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -75,6 +88,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     ltsp_IdStr = PyUnicode_InternFromString("id");
     ltsp_PyTypeStr = PyUnicode_InternFromString("python_type");
     if (!ltsp_IdStr || !ltsp_PyTypeStr) return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m && ltsp_txn_init(m) < 0) Py_CLEAR(m);
+    return m;
 }
 

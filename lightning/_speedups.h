@@ -87,6 +87,17 @@ PyObject *ltsp_make_date(uint64_t ordinal);
 PyObject *ltsp_make_time(uint64_t us);
 PyObject *ltsp_make_datetime(uint64_t us);
 PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* The column ids of a tuple `schema` (ints or objects with an .id) into `small` (when
+ * they fit) or a PyMem block in *ids that the caller frees when *ids != small:
+ * 0, -1 (error) or 1 (decline: nothing to free). */
+#define LTSP_SMALL_COLS 64
+int ltsp_ids_of(PyObject *schema, int64_t *small, Py_ssize_t nsmall, int64_t **ids,
+                Py_ssize_t *m);
+/* A row's bytes decoded for those ids: a new list, NULL with an error, or DECLINE. */
+PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t *ids,
+                          Py_ssize_t m);
+/* The Python reference decoder, for what ltsp_decode_buf declines. */
+PyObject *ltsp_py_decode(PyObject *data, PyObject *schema);
 PyObject *ltsp_encode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_encode_row_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
@@ -95,6 +106,12 @@ PyObject *ltsp_encode_row_ids(PyObject *self, PyObject *const *args, Py_ssize_t 
 PyObject *ltsp_key_element(Buf *b, PyObject *v);
 PyObject *ltsp_encode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_decode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* Transaction reads (_speedups_txn.c): the TxnReader type is added by ltsp_txn_init. */
+int ltsp_txn_init(PyObject *module);
+PyObject *ltsp_bind_engine(PyObject *self, PyObject *args);
+PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* Inserts (_speedups_insert.c). */
 PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

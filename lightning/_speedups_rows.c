@@ -150,9 +150,7 @@ static PyObject *decode_value(const unsigned char *p, Py_ssize_t end, Py_ssize_t
     return r;
 }
 
-#define SMALL_COLS 64
-
-static PyObject *call_py_decode(PyObject *data, PyObject *schema) {
+PyObject *ltsp_py_decode(PyObject *data, PyObject *schema) {
     return PyObject_CallFunctionObjArgs(ltsp_PyDecodeRow, data, schema, NULL);
 }
 
@@ -182,6 +180,61 @@ static int schema_ids(PyObject **items, Py_ssize_t m, int64_t *ids) {
     return 0;
 }
 
+/* The row p[0:end) decoded for the m column ids `ids` (schema_ids): a new list, NULL
+ * with an error, or DECLINE (an input only the Python reference handles). */
+PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t *ids,
+                          Py_ssize_t m) {
+    Py_ssize_t off = 1, hint = 0;
+    if (end == 0 || p[0] != 1) {
+        if (end == 0) bad_row(0, "unknown row format None");
+        else PyErr_Format(ltsp_CorruptionError, "malformed row value at offset 0: "
+                          "unknown row format %d", (int)p[0]);
+        return NULL;
+    }
+    PyObject *out = PyList_New(m);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < m; i++) PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
+    while (off < end) {
+        uint64_t head;
+        int rc = read_varint(p, end, &off, &head);
+        if (rc != 0) {
+            Py_DECREF(out);
+            return rc > 0 ? DECLINE : NULL;
+        }
+        PyObject *v = decode_value(p, end, &off, (unsigned)(head & 0xF));
+        if (v == DECLINE || !v) {
+            Py_DECREF(out);
+            return v;
+        }
+        int64_t cid = (int64_t)(head >> 4);
+        Py_ssize_t found = -1;
+        for (Py_ssize_t k = 0; k < m; k++) {   /* from the last hit: rows are sorted */
+            Py_ssize_t i = hint + k < m ? hint + k : hint + k - m;
+            if (ids[i] == cid) { found = i; break; }
+        }
+        if (found >= 0) {
+            PyList_SetItem(out, found, v);      /* steals v, drops the old value */
+            hint = found + 1 < m ? found + 1 : 0;
+        } else {
+            Py_DECREF(v);
+        }
+    }
+    return out;
+}
+
+int ltsp_ids_of(PyObject *schema, int64_t *small, Py_ssize_t nsmall, int64_t **ids,
+                Py_ssize_t *m) {
+    *ids = small;
+    *m = PyTuple_GET_SIZE(schema);
+    if (*m > nsmall && !(*ids = PyMem_Malloc(sizeof(int64_t) * (size_t)*m))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = schema_ids(PySequence_Fast_ITEMS(schema), *m, *ids);
+    if (rc != 0 && *ids != small) PyMem_Free(*ids);
+    return rc;
+}
+
 PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 2) {
@@ -196,59 +249,20 @@ PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
     /* a tuple (a list is copied: reading .id may run Python code that changes it) */
     PyObject *seq = PySequence_Tuple(args[1]);
     if (!seq) return NULL;
-    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
-    int64_t small[SMALL_COLS], *ids = small;
-    PyObject *out = NULL, *r = NULL;
-    if (m > SMALL_COLS && !(ids = PyMem_Malloc(sizeof(int64_t) * (size_t)m))) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
-    }
-    int rc = schema_ids(PySequence_Fast_ITEMS(seq), m, ids);
+    int64_t small[LTSP_SMALL_COLS], *ids;
+    Py_ssize_t m;
+    PyObject *r = NULL;
+    int rc = ltsp_ids_of(seq, small, LTSP_SMALL_COLS, &ids, &m);
     if (rc < 0) goto done;
-    if (rc > 0 || !PyBytes_CheckExact(data)) goto decline;
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(data);
-    Py_ssize_t end = PyBytes_GET_SIZE(data), off = 1, hint = 0;
-    if (end == 0 || p[0] != 1) {
-        if (end == 0) bad_row(0, "unknown row format None");
-        else PyErr_Format(ltsp_CorruptionError, "malformed row value at offset 0: "
-                          "unknown row format %d", (int)p[0]);
-        goto done;
+    if (rc == 0) {
+        r = !PyBytes_CheckExact(data) ? DECLINE :
+            ltsp_decode_buf((const unsigned char *)PyBytes_AS_STRING(data),
+                            PyBytes_GET_SIZE(data), ids, m);
+        if (ids != small) PyMem_Free(ids);
+        if (r != DECLINE) goto done;
     }
-    if (!(out = PyList_New(m))) goto done;
-    for (Py_ssize_t i = 0; i < m; i++) PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
-    while (off < end) {
-        uint64_t head;
-        if ((rc = read_varint(p, end, &off, &head)) != 0) {
-            if (rc > 0) goto decline;
-            goto fail;
-        }
-        PyObject *v = decode_value(p, end, &off, (unsigned)(head & 0xF));
-        if (v == DECLINE) goto decline;
-        if (!v) goto fail;
-        int64_t cid = (int64_t)(head >> 4);
-        Py_ssize_t found = -1;
-        for (Py_ssize_t k = 0; k < m; k++) {   /* from the last hit: rows are sorted */
-            Py_ssize_t i = hint + k < m ? hint + k : hint + k - m;
-            if (ids[i] == cid) { found = i; break; }
-        }
-        if (found >= 0) {
-            PyList_SetItem(out, found, v);      /* steals v, drops the old value */
-            hint = found + 1 < m ? found + 1 : 0;
-        } else {
-            Py_DECREF(v);
-        }
-    }
-    r = out;
-    out = NULL;
-    goto done;
-decline:
-    r = call_py_decode(data, seq);
-    goto done;
-fail:
-    Py_CLEAR(out);
+    r = ltsp_py_decode(data, seq);
 done:
-    Py_XDECREF(out);
-    if (ids != small) PyMem_Free(ids);
     Py_DECREF(seq);
     return r;
 }
@@ -317,9 +331,9 @@ PyObject *ltsp_encode_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
     PyObject *values = args[0], *types = args[1];
     if (!PyDict_CheckExact(values)) Py_RETURN_NOTIMPLEMENTED;
     Py_ssize_t n = PyDict_GET_SIZE(values), pos = 0, cnt = 0;
-    Item small[SMALL_COLS], *items = small;
+    Item small[LTSP_SMALL_COLS], *items = small;
     PyObject *k, *v, *r = NULL;
-    if (n > SMALL_COLS && !(items = PyMem_Malloc(sizeof(Item) * (size_t)n)))
+    if (n > LTSP_SMALL_COLS && !(items = PyMem_Malloc(sizeof(Item) * (size_t)n)))
         return PyErr_NoMemory();
     Buf b;
     buf_init(&b);
@@ -375,9 +389,9 @@ PyObject *ltsp_encode_row_ids(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_ssize_t n = PyTuple_GET_SIZE(ids);
     if (PySequence_Fast_GET_SIZE(values) != n) Py_RETURN_NOTIMPLEMENTED;
     PyObject **vals = PySequence_Fast_ITEMS(values);
-    Item small[SMALL_COLS], *items = small;
+    Item small[LTSP_SMALL_COLS], *items = small;
     PyObject *r = NULL;
-    if (n > SMALL_COLS && !(items = PyMem_Malloc(sizeof(Item) * (size_t)n)))
+    if (n > LTSP_SMALL_COLS && !(items = PyMem_Malloc(sizeof(Item) * (size_t)n)))
         return PyErr_NoMemory();
     Buf b;
     buf_init(&b);

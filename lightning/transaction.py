@@ -47,6 +47,17 @@ _ECLOSED = lib.LT_ECLOSED
 _ACTIVE, _COMMITTED, _ROLLED_BACK, _FAILED = "active", "committed", "rolled back", "failed"
 
 
+try:        # the C fast path of the SQL layer's reads (lightning/_speedups_txn.c)
+    from . import _speedups
+except ImportError:                         # not built: every read goes through cffi
+    _TxnReader = None
+else:
+    _TxnReader = _speedups.TxnReader
+    _speedups.bind_engine(*(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+                            for name in ("lt_txn_get", "lt_txn_iter_new",
+                                         "lt_txn_iter_next_batch", "lt_txn_iter_free")))
+
+
 def _free_txn(h, db):
     lib.lt_txn_free(h)
     del db   # the database handle outlives the transaction handle
@@ -83,7 +94,8 @@ class Transaction:
     commits on a clean exit and rolls back on an exception."""
 
     __slots__ = ("_db", "_h", "_lock", "_state", "_isolation", "_read_only",
-                 "_savepoints", "_children", "_valp", "_idp", "_stop", "__weakref__")
+                 "_savepoints", "_children", "_valp", "_idp", "_stop", "_reader",
+                 "__weakref__")
 
     def __init__(self, db, isolation="serializable", read_only=False,
                  max_write_bytes=DEFAULT_MAX_WRITE_BYTES):
@@ -113,6 +125,10 @@ class Transaction:
         self._valp = ffi.new("const char **")
         self._idp = ffi.new("uint64_t *")
         self._stop = ffi.new("int64_t *")
+        # reads from C for the SQL layer (None without the extension): same lock,
+        # same engine calls; anything unusual comes back as NotImplemented
+        self._reader = None if _TxnReader is None else \
+            _TxnReader(int(ffi.cast("uintptr_t", self._h)), self._h, self._lock)
         db._children.add(self)
 
     # -- properties --

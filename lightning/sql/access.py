@@ -49,6 +49,13 @@ from .expr import value_class
 from .keycodec import encode_key, key_decoder, key_encoder
 from .rowcodec import column_ids, decode_row_ids
 
+try:        # reads from C through the transaction's TxnReader (_speedups_txn.c)
+    from .._speedups import index_rows as _c_index_rows, point_row as c_point_row
+except ImportError:
+    _c_index_rows = c_point_row = None
+
+_C_INDEX_LIMIT = 16     # entries one C index read takes; more: the Python scan
+
 __all__ = ["Access", "KINDS"]
 
 KINDS = ("pk_point", "pk_multi", "pk_range", "index", "scan")
@@ -324,6 +331,26 @@ class Access:
                 yield decode_row_ids(v, ids)
 
     def _index_rows(self, txn, spans):
+        """The rows the index entries in `spans` name: a list when every span is a
+        non-unique pinned one that the C reader takes whole, else a generator."""
+        reader = txn._reader
+        if reader is not None and self._pinned and not self._unique_point and \
+                _c_index_rows is not None:
+            nb, rp, ids, rev = len(self._prefix), self._rows_prefix, self._ids, self.reverse
+            out = []
+            for start, end in spans:
+                if len(start) <= nb:                            # (the fallback span)
+                    break
+                rows = _c_index_rows(reader, start, end, rev, rp, len(start), ids,
+                                     _C_INDEX_LIMIT)
+                if rows is NotImplemented:
+                    break
+                out += rows
+            else:
+                return out
+        return self._index_rows_py(txn, spans)
+
+    def _index_rows_py(self, txn, spans):
         base, rev = self._prefix, self.reverse
         rp, ids, skip, get = self._rows_prefix, self._ids, self._skip_values, txn.get
         nb = len(base)

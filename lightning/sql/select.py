@@ -19,6 +19,7 @@ from sqlglot import exp
 from ..dbapi.params import PLAIN_TYPES
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
+from .access import c_point_row
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
@@ -393,7 +394,7 @@ class PointRunner:
 
     def __init__(self, plan, executor, version):
         self.description, self.writes = plan.description, False
-        access, ids, nparams = plan.access, plan._point, plan.nparams
+        access, ids, nparams = plan.access, tuple(plan._point), plan.nparams
         point_key, ready = access.point_key, runner_check(executor, version, nparams)
         # one INTEGER pk column bound to a ? parameter: the key is built right here
         pk, = plan.table.primary_key if len(plan.table.primary_key) == 1 else (None,)
@@ -415,6 +416,11 @@ class PointRunner:
                 key = point_key(params)
             if key is None:
                 return None
+            reader = txn._reader
+            if reader is not None:
+                out = c_point_row(reader, key, ids)
+                if out is not NotImplemented:
+                    return out
             raw = txn.get(key)
             return [] if raw is None else [tuple(decode_row_ids(raw, ids))]
         self.run = run
@@ -436,6 +442,8 @@ class IndexRunner:
         def run(txn, params):
             if not ready(txn, params):
                 return None
-            return (project(r) for r in access.rows(txn, params)
-                    if truth(where(r, params)))
+            rows = access.rows(txn, params)
+            if type(rows) is list:
+                return [project(r) for r in rows if truth(where(r, params))]
+            return (project(r) for r in rows if truth(where(r, params)))
         self.run = run

@@ -1,0 +1,351 @@
+/* _speedups_txn.c: a KV transaction's reads from C, for the SQL layer's hot paths.
+ *
+ * lightning/transaction.py owns transactions. It hands this module the engine's entry
+ * points once (bind_engine) and gives each Transaction a TxnReader holding the
+ * engine handle, the object that keeps the handle alive, and the transaction's lock.
+ * Every call here:
+ *   - takes that lock without waiting (a busy lock: NotImplemented, and the caller's
+ *     Python path waits for it as Transaction does),
+ *   - releases the GIL around engine calls, as cffi does,
+ *   - returns NotImplemented for anything unusual (an engine error, an ended
+ *     transaction, an argument of another type, an entry too big for the batch):
+ *     the caller then runs its Python path, which raises the right error. So these
+ *     functions never change what a statement does, only how fast it runs.
+ *
+ *   TxnReader.get(key) -> bytes | None | NotImplemented        (Transaction.get)
+ *   point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented
+ *       one row read and decoded for the column ids `ids` (select.PointRunner)
+ *   index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit)
+ *       -> [row list, ...] | NotImplemented
+ *       the rows named by the index entries in [start, end): an entry's value when
+ *       not empty, else its key's bytes from `fixed` on, after rows_prefix, is the
+ *       row key (access.Access._index_rows). NotImplemented when there are more than
+ *       `limit` entries.
+ * Reads count for serializable validation exactly as the same Transaction calls do.
+ */
+#include "_speedups.h"
+#include "lightning.h"
+
+static struct {
+    int (*get)(lt_txn *, const void *, size_t, const char **, size_t *);
+    int (*iter_new)(lt_txn *, const void *, size_t, const void *, size_t, int,
+                    lt_txn_iter **);
+    int (*iter_batch)(lt_txn_iter *, char *, size_t, size_t, size_t *, size_t *);
+    void (*iter_free)(lt_txn_iter *);
+} eng;
+
+static void *address(PyObject *o) {
+    void *p = PyLong_AsVoidPtr(o);
+    if (!p && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "null address");
+    return p;
+}
+
+PyObject *ltsp_bind_engine(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *a[4];
+    if (!PyArg_ParseTuple(args, "OOOO:bind_engine", &a[0], &a[1], &a[2], &a[3])) return NULL;
+    void *p[4];
+    for (int i = 0; i < 4; i++)
+        if (!(p[i] = address(a[i]))) return NULL;
+    /* function pointers from object pointers: the addresses cffi gave for these
+     * exact functions (lt_txn_get, lt_txn_iter_new, _next_batch, _free) */
+    memcpy(&eng.get, &p[0], sizeof p[0]);
+    memcpy(&eng.iter_new, &p[1], sizeof p[1]);
+    memcpy(&eng.iter_batch, &p[2], sizeof p[2]);
+    memcpy(&eng.iter_free, &p[3], sizeof p[3]);
+    Py_RETURN_NONE;
+}
+
+/* ---- the reader ----------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    lt_txn *h;
+    PyObject *owner;            /* keeps h alive (the handle's cdata, freed by ffi.gc) */
+    PyObject *acquire, *release;
+} Reader;
+
+static PyTypeObject ReaderType;
+
+static int reader_init(Reader *r, PyObject *args, PyObject *kw) {
+    PyObject *addr, *owner, *lock;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "TxnReader takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OOO:TxnReader", &addr, &owner, &lock)) return -1;
+    if (!eng.get) {
+        PyErr_SetString(PyExc_RuntimeError, "lightning._speedups: bind_engine() not called");
+        return -1;
+    }
+    void *h = address(addr);
+    if (!h) return -1;
+    PyObject *acq = PyObject_GetAttrString(lock, "acquire");
+    PyObject *rel = acq ? PyObject_GetAttrString(lock, "release") : NULL;
+    if (!rel) { Py_XDECREF(acq); return -1; }
+    r->h = h;
+    Py_XSETREF(r->owner, Py_NewRef(owner));
+    Py_XSETREF(r->acquire, acq);
+    Py_XSETREF(r->release, rel);
+    return 0;
+}
+
+static void reader_dealloc(Reader *r) {
+    Py_XDECREF(r->owner);
+    Py_XDECREF(r->acquire);
+    Py_XDECREF(r->release);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+/* 1 locked, 0 busy (or a reader never initialised), -1 error. */
+static int lock_try(Reader *r) {
+    if (!r->acquire) return 0;
+    PyObject *ok = PyObject_CallOneArg(r->acquire, Py_False);
+    if (!ok) return -1;
+    int got = ok == Py_True;
+    Py_DECREF(ok);
+    return got;
+}
+
+static int unlock(Reader *r) {
+    PyObject *ok = PyObject_CallNoArgs(r->release);
+    if (!ok) return -1;
+    Py_DECREF(ok);
+    return 0;
+}
+
+static int engine_get(Reader *r, const char *k, size_t kl, const char **v, size_t *vl) {
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = eng.get(r->h, k, kl, v, vl);
+    Py_END_ALLOW_THREADS
+    return rc;
+}
+
+static PyObject *not_implemented(void) { return Py_NewRef(Py_NotImplemented); }
+
+/* Finish a call made under the lock: unlock, and return `out` (NULL on an unlock
+ * error, which drops `out`). */
+static PyObject *finish(Reader *r, PyObject *out) {
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);             /* a pending error survives the call */
+    int bad = unlock(r) < 0;
+    if (et) {
+        if (bad) PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+    }
+    if (bad || et) { Py_XDECREF(out); return NULL; }
+    return out;
+}
+
+static PyObject *reader_get(Reader *r, PyObject *key) {
+    if (!PyBytes_CheckExact(key)) return not_implemented();
+    int lk = lock_try(r);
+    if (lk <= 0) return lk < 0 ? NULL : not_implemented();
+    const char *v;
+    size_t vl;
+    int rc = engine_get(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), &v, &vl);
+    PyObject *out = rc == LT_OK ? PyBytes_FromStringAndSize(v, (Py_ssize_t)vl)
+                  : rc == LT_ENOTFOUND ? Py_NewRef(Py_None) : not_implemented();
+    return finish(r, out);
+}
+
+static PyMethodDef reader_methods[] = {
+    {"get", (PyCFunction)reader_get, METH_O,
+     "get(key) -> bytes, None (absent) or NotImplemented (use Transaction.get)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lightning._speedups.TxnReader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_dealloc = (destructor)reader_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TxnReader(handle_address, owner, lock): C reads of one transaction "
+              "(see lightning/_speedups_txn.c).",
+    .tp_methods = reader_methods,
+    .tp_init = (initproc)reader_init,
+    .tp_new = PyType_GenericNew,
+};
+
+int ltsp_txn_init(PyObject *module) {
+    if (PyType_Ready(&ReaderType) < 0) return -1;
+    return PyModule_AddObjectRef(module, "TxnReader", (PyObject *)&ReaderType);
+}
+
+/* ---- SQL reads ------------------------------------------------------------------ */
+
+/* The row at v[0:vl) for ids: a new list, or DECLINE with a bytes copy in *raw for
+ * the Python decoder (called after the lock is released), or NULL with an error. */
+static PyObject *decode_or_copy(const char *v, size_t vl, const int64_t *ids, Py_ssize_t m,
+                                PyObject **raw) {
+    PyObject *row = ltsp_decode_buf((const unsigned char *)v, (Py_ssize_t)vl, ids, m);
+    if (row != DECLINE) return row;
+    *raw = PyBytes_FromStringAndSize(v, (Py_ssize_t)vl);
+    return *raw ? DECLINE : NULL;
+}
+
+static Reader *reader_arg(PyObject *o) {
+    if (Py_TYPE(o) != &ReaderType) {
+        PyErr_Format(PyExc_TypeError, "expected a TxnReader, not %.100s", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return (Reader *)o;
+}
+
+PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "point_row(reader, key, ids) takes 3 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *key = args[1], *schema = args[2];
+    if (!PyBytes_CheckExact(key) || !PyTuple_CheckExact(schema)) return not_implemented();
+    int64_t small[LTSP_SMALL_COLS], *ids;
+    Py_ssize_t m;
+    int rc = ltsp_ids_of(schema, small, LTSP_SMALL_COLS, &ids, &m);
+    if (rc) return rc < 0 ? NULL : not_implemented();
+    PyObject *out = NULL, *row = NULL, *raw = NULL;
+    int lk = lock_try(r);
+    if (lk <= 0) {
+        out = lk < 0 ? NULL : not_implemented();
+        goto done;
+    }
+    const char *v;
+    size_t vl;
+    rc = engine_get(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), &v, &vl);
+    if (rc == LT_OK) row = decode_or_copy(v, vl, ids, m, &raw);
+    out = finish(r, rc == LT_OK ? Py_NewRef(Py_None)
+                    : rc == LT_ENOTFOUND ? PyList_New(0) : not_implemented());
+    if (!out || rc != LT_OK) goto done;
+    Py_CLEAR(out);
+    if (row == DECLINE) row = ltsp_py_decode(raw, schema);
+    if (!row) goto done;
+    PyObject *t = PyList_AsTuple(row);
+    if (t) {
+        out = PyList_New(1);
+        if (out) PyList_SET_ITEM(out, 0, t);
+        else Py_DECREF(t);
+    }
+done:
+    if (row != DECLINE) Py_XDECREF(row);
+    Py_XDECREF(raw);
+    if (ids != small) PyMem_Free(ids);
+    return out;
+}
+
+#define INDEX_BATCH 4096    /* bytes of index entries read in one call */
+
+/* The engine part of index_rows, under the lock: the entries of [start, end) into
+ * buf. 1 done (*n entries), 0 NotImplemented (an engine error, more than `limit`
+ * entries, or entries too big for the buffer). */
+static int index_entries(Reader *r, PyObject *start, PyObject *end, int reverse,
+                         size_t limit, char *buf, size_t *n) {
+    lt_txn_iter *it = NULL;
+    size_t used = 0;
+    int rc;
+    *n = 0;
+    Py_BEGIN_ALLOW_THREADS
+    rc = eng.iter_new(r->h, PyBytes_AS_STRING(start), (size_t)PyBytes_GET_SIZE(start),
+                      PyBytes_AS_STRING(end), (size_t)PyBytes_GET_SIZE(end), reverse, &it);
+    if (rc == LT_OK) {
+        rc = eng.iter_batch(it, buf, INDEX_BATCH, limit + 1, n, &used);
+        eng.iter_free(it);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc != LT_OK || *n > limit) return 0;
+    return *n > 0 || used <= INDEX_BATCH;   /* n == 0 and used > cap: too big */
+}
+
+PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "index_rows(reader, start, end, reverse, "
+                        "rows_prefix, fixed, ids, limit) takes 8 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *start = args[1], *end = args[2], *rp = args[4], *schema = args[6];
+    if (!PyBytes_CheckExact(start) || !PyBytes_CheckExact(end) || !PyBytes_CheckExact(rp) ||
+        !PyTuple_CheckExact(schema) || !PyLong_CheckExact(args[5]) ||
+        !PyLong_CheckExact(args[7]))
+        return not_implemented();
+    int reverse = PyObject_IsTrue(args[3]);
+    Py_ssize_t fixed = PyLong_AsSsize_t(args[5]), limit = PyLong_AsSsize_t(args[7]);
+    if (reverse < 0 || ((fixed == -1 || limit == -1) && PyErr_Occurred())) return NULL;
+    if (fixed < 0 || limit < 0 || limit > 64) return not_implemented();
+    int64_t small[LTSP_SMALL_COLS], *ids;
+    Py_ssize_t m;
+    int rc = ltsp_ids_of(schema, small, LTSP_SMALL_COLS, &ids, &m);
+    if (rc) return rc < 0 ? NULL : not_implemented();
+    PyObject *out = NULL, *raws = NULL;
+    char buf[INDEX_BATCH];
+    Buf key;
+    buf_init(&key);
+    int lk = lock_try(r);
+    if (lk <= 0) {
+        out = lk < 0 ? NULL : not_implemented();
+        goto free_ids;
+    }
+    size_t n;
+    int ok = index_entries(r, start, end, reverse, (size_t)limit, buf, &n);
+    PyObject *rows = ok ? PyList_New(0) : NULL;
+    if (ok && !rows) goto unlock;
+    const char *p = buf;
+    for (size_t i = 0; ok && i < n; i++) {
+        uint32_t kl, vl;
+        memcpy(&kl, p, 4);                     /* u32le: the engine's batch format */
+        memcpy(&vl, p + 4, 4);
+        const char *k = p + 8, *ev = k + kl;
+        p = ev + vl;
+        if (!vl && (size_t)fixed > kl) { ok = 0; break; }
+        const char *pk = vl ? ev : k + fixed;
+        size_t pkl = vl ? vl : kl - (size_t)fixed;
+        key.len = 0;
+        if (buf_put(&key, PyBytes_AS_STRING(rp), (size_t)PyBytes_GET_SIZE(rp)) < 0 ||
+            buf_put(&key, pk, pkl) < 0)
+            goto unlock;
+        const char *v;
+        size_t rvl;
+        rc = engine_get(r, (const char *)key.p, key.len, &v, &rvl);
+        if (rc == LT_ENOTFOUND) continue;
+        if (rc != LT_OK) { ok = 0; break; }
+        PyObject *raw = NULL, *row = decode_or_copy(v, rvl, ids, m, &raw);
+        if (!row) goto unlock;
+        if (row == DECLINE) {                  /* decoded in Python after the unlock */
+            if (!raws && !(raws = PyList_New(0))) { Py_DECREF(raw); goto unlock; }
+            PyObject *at = PyLong_FromSsize_t(PyList_GET_SIZE(rows));
+            int bad = !at || PyList_Append(raws, at) < 0 || PyList_Append(rows, raw) < 0;
+            Py_XDECREF(at);
+            Py_DECREF(raw);
+            if (bad) goto unlock;
+            continue;
+        }
+        int bad = PyList_Append(rows, row) < 0;
+        Py_DECREF(row);
+        if (bad) goto unlock;
+    }
+    if (ok) out = rows;
+    else { Py_XDECREF(rows); out = not_implemented(); }
+    rows = NULL;
+unlock:
+    Py_XDECREF(rows);
+    out = finish(r, out);
+    if (out && out != Py_NotImplemented && raws) {                         /* the rows the C decoder declined */
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(raws); j++) {
+            Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(raws, j));
+            PyObject *row = ltsp_py_decode(PyList_GET_ITEM(out, at), schema);
+            if (!row) { Py_CLEAR(out); break; }
+            PyList_SetItem(out, at, row);      /* steals row, drops the bytes */
+        }
+    }
+free_ids:
+    Py_XDECREF(raws);
+    buf_free(&key);
+    if (ids != small) PyMem_Free(ids);
+    return out;
+}
