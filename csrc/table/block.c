@@ -21,6 +21,12 @@ struct lt_block {
     uint32_t end;        /* offset of the restart array */
     uint32_t nrestarts;
     int owned;
+    /* lt_block_build_fence: per restart point, the 8 bytes of its user key after the
+     * prefix all of them share (lcp bytes at lcp_key), big-endian, zero-padded; NULL
+     * when not built. Seeks then bisect this dense array first. */
+    uint64_t *fence;
+    const char *lcp_key;
+    uint32_t lcp;
     char what[];         /* names the block in messages */
 };
 
@@ -60,6 +66,9 @@ int lt_block_new(const char *data, size_t size, int owned, const char *what, lt_
     b->end = end;
     b->nrestarts = n;
     b->owned = owned;
+    b->fence = NULL;
+    b->lcp_key = NULL;
+    b->lcp = 0;
     memcpy(b->what, what, wlen + 1);
     *out = b;
     return LT_OK;
@@ -72,6 +81,7 @@ size_t lt_block_size(const lt_block *b) { return b->size; }
 
 void lt_block_free(lt_block *b) {
     if (!b) return;
+    free(b->fence);
     if (b->owned) free((void *)b->data);
     free(b);
 }
@@ -129,6 +139,85 @@ static inline __attribute__((always_inline)) int ikey_cmp_inline(lt_slice a, lt_
 }
 
 int lt_block_ikey_cmp(lt_slice a, lt_slice b) { return ikey_cmp_inline(a, b); }
+
+/* ---- fence: a dense array over the restart keys ------------------------------------ */
+
+/* The 8 bytes at p[0:n) (n may be less: zero-padded) as a big-endian number, so that
+ * numeric order is bytewise order of the windows. */
+static inline uint64_t window8(const char *p, size_t n) {
+    unsigned char w[8] = {0};
+    memcpy(w, p, n < 8 ? n : 8);
+    uint64_t x;
+    memcpy(&x, w, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* The user key of the whole key stored at restart i, or 0 (a malformed entry). */
+static int restart_user_key(const lt_block *b, uint32_t i, lt_slice *uk) {
+    uint32_t off = lt_get_fixed32(b->data + b->end + 4 * (size_t)i), shared, unshared, vlen;
+    const char *p = decode_entry(b->data + off, b->data + b->end, &shared, &unshared, &vlen);
+    if (!p || shared != 0 || unshared < 8) return 0;
+    *uk = lt_slice_make(p, unshared - 8);
+    return 1;
+}
+
+int lt_block_build_fence(lt_block *b) {
+    uint32_t n = b->nrestarts;
+    lt_slice first, last, uk;
+    if (b->fence || n < 16) return LT_OK;       /* small blocks: bisection is cheap */
+    if (!restart_user_key(b, 0, &first) || !restart_user_key(b, n - 1, &last))
+        return LT_OK;                           /* malformed: seeks will report it */
+    /* keys are sorted, so what the first and last share, every key shares */
+    size_t lcp = 0, m = first.size < last.size ? first.size : last.size;
+    while (lcp < m && first.data[lcp] == last.data[lcp]) lcp++;
+    uint64_t *f = malloc(sizeof *f * n);
+    if (!f) return lt_seterr(LT_ENOMEM, "%s: out of memory", b->what);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!restart_user_key(b, i, &uk) || uk.size < lcp ||
+            memcmp(uk.data, first.data, lcp) != 0 ||
+            (i && window8(uk.data + lcp, uk.size - lcp) < f[i - 1])) {
+            free(f);                            /* not sorted as promised: no fence */
+            return LT_OK;
+        }
+        f[i] = window8(uk.data + lcp, uk.size - lcp);
+    }
+    b->fence = f;
+    b->lcp_key = first.data;
+    b->lcp = (uint32_t)lcp;
+    return LT_OK;
+}
+
+/* The restart range [*lo, *hi] that must hold the last restart whose key is below
+ * the internal key `target` (see lt_block_cursor_seek), narrowed with the fence:
+ * a restart whose window is below the target's has a smaller user key, one whose
+ * window is above it a larger one; only equal windows need whole keys compared. */
+static void fence_range(const lt_block *b, lt_slice target, uint32_t *lo, uint32_t *hi) {
+    uint32_t n = b->nrestarts;
+    size_t tn = target.size - 8, lcp = b->lcp;
+    int c = memcmp(target.data, b->lcp_key, tn < lcp ? tn : lcp);
+    if (c < 0 || (c == 0 && tn < lcp)) { *lo = *hi = 0; return; }   /* below all */
+    if (c > 0) { *lo = *hi = n - 1; return; }                         /* above all */
+    uint64_t t = window8(target.data + lcp, tn - lcp);
+    const uint64_t *f = b->fence;
+    uint32_t a = 0, z = n;                      /* a = first window >= t */
+    while (a < z) {
+        uint32_t mid = a + (z - a) / 2;
+        if (f[mid] < t) a = mid + 1;
+        else z = mid;
+    }
+    uint32_t e = a;                             /* e = first window > t */
+    z = n;
+    while (e < z) {
+        uint32_t mid = e + (z - e) / 2;
+        if (f[mid] <= t) e = mid + 1;
+        else z = mid;
+    }
+    *lo = a ? a - 1 : 0;
+    *hi = e ? e - 1 : 0;
+}
 
 static inline __attribute__((always_inline)) int cursor_cmp(const lt_block_cursor *c,
                                                              lt_slice a, lt_slice b) {
@@ -231,6 +320,8 @@ void lt_block_cursor_seek(lt_block_cursor *c, lt_slice target) {
     /* Binary search for the last restart point whose key is < target. Restart keys
      * are stored whole, so they are compared in place. */
     uint32_t lo = 0, hi = c->nrestarts - 1;
+    if (c->block->fence && c->cmp == lt_block_ikey_cmp && target.size >= 8)
+        fence_range(c->block, target, &lo, &hi);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1) / 2;
         uint32_t off = restart_at(c, mid), shared, unshared, vlen;

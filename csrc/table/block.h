@@ -40,6 +40,13 @@ typedef struct lt_block lt_block;
  * REQUIRES: data stays unmodified while the block lives. */
 int  lt_block_new(const char *data, size_t size, int owned, const char *what, lt_block **out);
 size_t lt_block_size(const lt_block *b);
+/* For a block of internal keys that stays long in memory (a table's index block):
+ * build a dense array of 8-byte windows of its restart keys so that seeks touch a
+ * few cache lines instead of one key per bisection step. Seeks with the internal-key
+ * comparator use it. Blocks with fewer than 16 restart points, or whose keys turn out
+ * malformed, are left without one. LT_OK or LT_ENOMEM. Not thread-safe: call before
+ * the block is shared. */
+int  lt_block_build_fence(lt_block *b);
 void lt_block_free(lt_block *b);
 
 /* Iterator over a block; `release(arg)` is called when it is destroyed (e.g. to

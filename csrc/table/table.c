@@ -138,6 +138,7 @@ int lt_table_open(const lt_table_options *o, lt_rfile *f, uint64_t file_number,
     char what[300];
     snprintf(what, sizeof what, "%s: index block", name);
     if ((rc = lt_block_new(buf, len, 1, what, &t->index))) goto fail;
+    if ((rc = lt_block_build_fence(t->index))) goto fail;
     if (fh.size > 0) {
         if ((rc = read_block(t, &fh, &t->filter_buf, &len))) goto fail;
         t->filter = lt_slice_make(t->filter_buf, len);

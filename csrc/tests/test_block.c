@@ -1,6 +1,7 @@
 /* test_block.c: blocks (builder and reader: round trips with several restart
  * intervals, seeks, both directions, malformed blocks never read out of bounds), block
- * handles, and the bloom filter (no false negatives, false-positive rate). */
+ * handles, the bloom filter (no false negatives, false-positive rate), and index
+ * fences (seeks land where they land without one). */
 #include <stdint.h>
 
 #include "lightning.h"
@@ -252,6 +253,73 @@ static void test_ikey_order(void) {
     CHECK(lt_block_ikey_cmp(lt_slice_make("ab", 2), lt_slice_make("abcdefghij", 10)) < 0);
 }
 
+/* A random internal key: user keys from a small alphabet after a shared prefix, so
+ * that 8-byte windows tie often, some user keys are prefixes of others, and one user
+ * key can come in several versions. */
+static size_t rand_ikey(char *k, size_t prefix) {
+    size_t n = prefix + rnd() % 14;
+    memset(k, 'p', prefix);
+    for (size_t j = prefix; j < n; j++) k[j] = (char)(0xfe + rnd() % 3); /* fe ff 00 */
+    uint64_t trailer = (rnd() % 5) << 8 | 1;
+    lt_put_fixed64(k + n, trailer);
+    return n + 8;
+}
+
+static int ikey_sort(const void *a, const void *b) {
+    const char *x = a, *y = b;
+    return lt_ikey_cmp(lt_slice_make(x + 1, (unsigned char)x[0]),
+                       lt_slice_make(y + 1, (unsigned char)y[0]));
+}
+
+/* Index-block fences (lt_block_build_fence): every seek lands where it lands without
+ * the fence, for restart intervals 1 and 4, shared prefixes of 0..12 bytes, and
+ * targets below, between, equal to and above the keys. */
+static void test_fence(void) {
+    static char ks[600][40];
+    for (int round = 0; round < 60; round++) {
+        size_t prefix = (size_t)(round % 13), n = 16 + rnd() % 580;
+        for (size_t i = 0; i < n; i++) ks[i][0] = (char)rand_ikey(ks[i] + 1, prefix);
+        qsort(ks, n, sizeof ks[0], ikey_sort);
+        lt_block_builder *bb = lt_block_builder_new(round % 2 ? 4 : 1);
+        CHECK(bb != NULL);
+        lt_slice prev = lt_slice_make("", 0);
+        for (size_t i = 0; i < n; i++) {
+            lt_slice k = lt_slice_make(ks[i] + 1, (unsigned char)ks[i][0]);
+            if (i && lt_ikey_cmp(prev, k) == 0) continue;   /* duplicates: once */
+            CHECK_OK(lt_block_builder_add(bb, k, lt_slice_make("v", 1)));
+            prev = k;
+        }
+        lt_slice s = lt_block_builder_finish(bb);
+        lt_block *plain, *fenced;
+        CHECK_OK(lt_block_new(s.data, s.size, 0, "plain", &plain));
+        CHECK_OK(lt_block_new(s.data, s.size, 0, "fenced", &fenced));
+        CHECK_OK(lt_block_build_fence(fenced));
+        for (int q = 0; q < 400; q++) {
+            char t[40];
+            size_t tn = rand_ikey(t, rnd() % 4 ? prefix : rnd() % 14);
+            if (q % 7 == 0) t[rnd() % (tn - 8 + 1 > 1 ? tn - 8 : 1)] ^= (char)(1 + rnd() % 255);
+            if (q % 5 == 0) {                 /* exactly a stored key */
+                size_t i = rnd() % n;
+                tn = (unsigned char)ks[i][0];
+                memcpy(t, ks[i] + 1, tn);
+            }
+            lt_block_cursor a, b;
+            lt_block_cursor_init(&a, plain, lt_block_ikey_cmp);
+            lt_block_cursor_init(&b, fenced, lt_block_ikey_cmp);
+            lt_block_cursor_seek(&a, lt_slice_make(t, tn));
+            lt_block_cursor_seek(&b, lt_slice_make(t, tn));
+            CHECK_EQ_INT(a.status, LT_OK);
+            CHECK_EQ_INT(b.status, LT_OK);
+            CHECK_EQ_INT((int)a.cur, (int)b.cur);
+            lt_block_cursor_done(&a);
+            lt_block_cursor_done(&b);
+        }
+        lt_block_free(plain);
+        lt_block_free(fenced);
+        lt_block_builder_free(bb);
+    }
+}
+
 int main(void) {
     RUN(test_roundtrip);
     RUN(test_long_keys);
@@ -259,5 +327,6 @@ int main(void) {
     RUN(test_block_handle);
     RUN(test_bloom);
     RUN(test_ikey_order);
+    RUN(test_fence);
     TEST_MAIN_END();
 }
