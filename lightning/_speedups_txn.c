@@ -240,24 +240,30 @@ done:
 #define INDEX_BATCH 4096    /* bytes of index entries read in one call */
 
 /* The engine part of index_rows, under the lock: the entries of [start, end) into
- * buf. 1 done (*n entries), 0 NotImplemented (an engine error, more than `limit`
- * entries, or entries too big for the buffer). */
+ * buf. 1 done (*n entries: the scan reached the end), 0 NotImplemented (an engine
+ * error, more than `limit` entries, or entries that do not fit in the buffer). */
 static int index_entries(Reader *r, PyObject *start, PyObject *end, int reverse,
                          size_t limit, char *buf, size_t *n) {
     lt_txn_iter *it = NULL;
-    size_t used = 0;
+    size_t off = 0, got = 0, used = 0;
     int rc;
     *n = 0;
     Py_BEGIN_ALLOW_THREADS
     rc = eng.iter_new(r->h, PyBytes_AS_STRING(start), (size_t)PyBytes_GET_SIZE(start),
                       PyBytes_AS_STRING(end), (size_t)PyBytes_GET_SIZE(end), reverse, &it);
     if (rc == LT_OK) {
-        rc = eng.iter_batch(it, buf, INDEX_BATCH, limit + 1, n, &used);
+        /* a batch also ends where the next entry does not fit: go on until the
+         * engine reports the end (no entry, nothing needed) */
+        while ((rc = eng.iter_batch(it, buf + off, INDEX_BATCH - off, limit + 1 - *n,
+                                    &got, &used)) == LT_OK && got > 0) {
+            *n += got;
+            off += used;
+            if (*n > limit) break;
+        }
         eng.iter_free(it);
     }
     Py_END_ALLOW_THREADS
-    if (rc != LT_OK || *n > limit) return 0;
-    return *n > 0 || used <= INDEX_BATCH;   /* n == 0 and used > cap: too big */
+    return rc == LT_OK && *n <= limit && got == 0 && used == 0;
 }
 
 PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
