@@ -71,6 +71,8 @@ struct lt_txn {
 
 #define NO_RANGE ((size_t)-1)
 #define SNAP_BATCH_ITEMS 256
+#define SNAP_BUF_MIN (2u << 10)     /* snapshot-side batch buffer: first size */
+#define SNAP_BUF_MAX (64u << 10)    /* and the size it grows to */
 
 struct lt_txn_iter {
     lt_txn *t;                     /* NULL once closed */
@@ -627,7 +629,7 @@ int lt_txn_iter_new(lt_txn *t, const void *start, size_t slen, const void *end, 
     if (!it) { db_leave(db); return lt_seterr(LT_ENOMEM, "scan: out of memory"); }
     it->reverse = reverse != 0;
     it->range = NO_RANGE;
-    it->scap = 64 << 10;
+    it->scap = SNAP_BUF_MIN;
     if ((start && (it->has_start = 1) && lt_buf_append(&it->start, slen ? start : "", slen)) ||
         (end && (it->has_end = 1) && lt_buf_append(&it->end, elen ? end : "", elen)) ||
         !(it->sbuf = malloc(it->scap))) {
@@ -686,6 +688,17 @@ static int s_advance(lt_txn_iter *it) {
         }
         it->sleft = n;
         it->spos = 0;
+        /* short scans (SQL index lookups) start small; long ones double the buffer
+         * whenever a batch fills more than half of it */
+        if (used > it->scap / 2 && it->scap < SNAP_BUF_MAX) {
+            char *p = malloc(it->scap * 2);
+            if (p) {
+                memcpy(p, it->sbuf, used);
+                free(it->sbuf);
+                it->sbuf = p;
+                it->scap *= 2;
+            }
+        }
     }
     const char *p = it->sbuf + it->spos;
     uint32_t kl = lt_get_fixed32(p), vl = lt_get_fixed32(p + 4);

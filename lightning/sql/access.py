@@ -138,7 +138,8 @@ class Access:
             else None
         # per pinned column, the type's fast check (values that need no coerce())
         self._fast = [self._cols[pos].type.fast_check for pos, _, _ in self.eq]
-        if kind == "pk_point":      # point_key(): per pinned column (pos, fn, fast check)
+        self._single = all(len(fns) == 1 for _, fns, _ in self.eq)
+        if self._single:            # per pinned column (pos, fn, fast check)
             self._point = [(pos, fns[0], fast)
                            for (pos, fns, _), fast in zip(self.eq, self._fast)]
         # _index_rows: every indexed column pinned by one `=` (a span's start is an
@@ -237,6 +238,9 @@ class Access:
         """Sorted, distinct encoded prefixes of the pinned columns ([b""] when none)."""
         if not self.eq:
             return [b""]
+        if self._single:                    # one value per column: at most one point
+            vals = self._single_values(params)
+            return [] if vals is _DROP else [self._eq_encode(vals)]
         lists = [self._point_values(pos, fns, fast, params)
                  for (pos, fns, _), fast in zip(self.eq, self._fast)]
         enc = self._eq_encode
@@ -247,18 +251,24 @@ class Access:
     def point_key(self, params):
         """pk_point: the key of the one row the pk values name, or None when a value
         cannot be used as is (NULL, another type, ...): then use rows()."""
+        try:
+            vals = self._single_values(params)
+        except _Fallback:
+            return None
+        return None if vals is _DROP else self._prefix + self._eq_encode(vals)
+
+    def _single_values(self, params):
+        """The coerced value of each pinned column when each has one (`_single`), or
+        _DROP when one can match nothing; raises _Fallback as _coerce does."""
         vals = []
         for pos, fn, fast in self._point:
             v = fn((), params)
             if fast is None or type(v) is not fast[0] or not fast[1](v):
-                try:
-                    v = self._coerce(pos, v, point=True)
-                except _Fallback:
-                    return None
+                v = self._coerce(pos, v, point=True)
                 if v is _DROP:
-                    return None
+                    return _DROP
             vals.append(v)
-        return self._prefix + self._eq_encode(vals)
+        return vals
 
     def _spans(self, params):
         """[(start, end)] key ranges in key order (before `reverse`)."""

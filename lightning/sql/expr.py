@@ -22,6 +22,7 @@ node to a slot of the row (`Scope.slots`).
 
 import datetime as _dt
 import math
+import operator
 import re
 from decimal import Decimal
 
@@ -219,6 +220,11 @@ def literal_type(node):
 
 _CMP = {exp.EQ: lambda c: c == 0, exp.NEQ: lambda c: c != 0, exp.LT: lambda c: c < 0,
         exp.LTE: lambda c: c <= 0, exp.GT: lambda c: c > 0, exp.GTE: lambda c: c >= 0}
+# Two values of one of these exact types compare as compare() would, natively (not
+# float: compare() calls NaN equal to NaN; not bool: True = 1 across types).
+_NATIVE_CMP = {exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.LT: operator.lt,
+               exp.LTE: operator.le, exp.GT: operator.gt, exp.GTE: operator.ge}
+_NATIVE_TYPES = frozenset((int, str, bytes))
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
 
 
@@ -258,12 +264,14 @@ def compile_expr(node, scope):
             return lambda r, p: p[idx]
         return lambda r, p: p[name]
     if t in _CMP:
-        a, b, test = c(node.this), c(node.expression), _CMP[t]
+        a, b, test, native = c(node.this), c(node.expression), _CMP[t], _NATIVE_CMP[t]
 
         def cmp(r, p):
             x, y = a(r, p), b(r, p)
             if x is None or y is None:
                 return None
+            if type(x) is type(y) and type(x) in _NATIVE_TYPES:
+                return native(x, y)
             return test(compare(x, y))
         return cmp
     if t is exp.And:
