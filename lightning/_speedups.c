@@ -19,7 +19,7 @@
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
  *                                           (keycodec.decode_key; declines decimals
  *                                            and every malformed key)
- *   TxnReader, point_row, index_rows         a transaction's reads from C
+ *   TxnReader, point_row, pk_row, index_rows a transaction's reads from C
  *                                           (_speedups_txn.c; the engine's entry
  *                                            points come from bind_engine)
  *
@@ -71,6 +71,9 @@ static PyMethodDef methods[] = {
      " the engine's addresses (ints), from lightning/transaction.py."},
     {"point_row", (PyCFunction)(void (*)(void))ltsp_point_row, METH_FASTCALL,
      "point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented."},
+    {"pk_row", (PyCFunction)(void (*)(void))ltsp_pk_row, METH_FASTCALL,
+     "pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) -> [] | "
+     "[row tuple] | NotImplemented."},
     {"index_rows", (PyCFunction)(void (*)(void))ltsp_index_rows, METH_FASTCALL,
      "index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit) -> "
      "list of rows | NotImplemented."},

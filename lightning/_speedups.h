@@ -111,6 +111,7 @@ PyObject *ltsp_decode_key(PyObject *self, PyObject *const *args, Py_ssize_t narg
 int ltsp_txn_init(PyObject *module);
 PyObject *ltsp_bind_engine(PyObject *self, PyObject *args);
 PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* Inserts (_speedups_insert.c). */

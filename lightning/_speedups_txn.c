@@ -15,6 +15,10 @@
  *   TxnReader.get(key) -> bytes | None | NotImplemented        (Transaction.get)
  *   point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented
  *       one row read and decoded for the column ids `ids` (select.PointRunner)
+ *   pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) -> as point_row
+ *       the same for the key prefix + the key encoding of params[k], an int in
+ *       [lo, hi], when params is a tuple of nparams values whose types are all in
+ *       the frozenset `plain`
  *   index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit)
  *       -> [row list, ...] | NotImplemented
  *       the rows named by the index entries in [start, end): an entry's value when
@@ -194,16 +198,8 @@ static Reader *reader_arg(PyObject *o) {
     return (Reader *)o;
 }
 
-PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "point_row(reader, key, ids) takes 3 arguments");
-        return NULL;
-    }
-    Reader *r = reader_arg(args[0]);
-    if (!r) return NULL;
-    PyObject *key = args[1], *schema = args[2];
-    if (!PyBytes_CheckExact(key) || !PyTuple_CheckExact(schema)) return not_implemented();
+/* [] or [row tuple] for the row at key[0:klen), or NotImplemented. */
+static PyObject *read_row(Reader *r, const char *key, size_t klen, PyObject *schema) {
     int64_t small[LTSP_SMALL_COLS], *ids;
     Py_ssize_t m;
     int rc = ltsp_ids_of(schema, small, LTSP_SMALL_COLS, &ids, &m);
@@ -216,7 +212,7 @@ PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     }
     const char *v;
     size_t vl;
-    rc = engine_get(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), &v, &vl);
+    rc = engine_get(r, key, klen, &v, &vl);
     if (rc == LT_OK) row = decode_or_copy(v, vl, ids, m, &raw);
     out = finish(r, rc == LT_OK ? Py_NewRef(Py_None)
                     : rc == LT_ENOTFOUND ? PyList_New(0) : not_implemented());
@@ -234,6 +230,59 @@ done:
     if (row != DECLINE) Py_XDECREF(row);
     Py_XDECREF(raw);
     if (ids != small) PyMem_Free(ids);
+    return out;
+}
+
+PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "point_row(reader, key, ids) takes 3 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *key = args[1], *schema = args[2];
+    if (!PyBytes_CheckExact(key) || !PyTuple_CheckExact(schema)) return not_implemented();
+    return read_row(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), schema);
+}
+
+PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "pk_row(reader, prefix, params, nparams, k, lo, "
+                        "hi, plain, ids) takes 9 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *prefix = args[1], *params = args[2], *plain = args[7], *schema = args[8];
+    if (!PyBytes_CheckExact(prefix) || !PyTuple_CheckExact(params) ||
+        !PyFrozenSet_CheckExact(plain) || !PyTuple_CheckExact(schema))
+        return not_implemented();
+    Py_ssize_t n = PyTuple_GET_SIZE(params), want = PyLong_AsSsize_t(args[3]),
+               k = PyLong_AsSsize_t(args[4]);
+    if ((want == -1 || k == -1) && PyErr_Occurred()) return NULL;
+    if (n != want || k < 0 || k >= n) return not_implemented();
+    for (Py_ssize_t i = 0; i < n; i++) {       /* plain values only (what bind() keeps) */
+        int in = PySet_Contains(plain, (PyObject *)Py_TYPE(PyTuple_GET_ITEM(params, i)));
+        if (in <= 0) return in < 0 ? NULL : not_implemented();
+    }
+    PyObject *v = PyTuple_GET_ITEM(params, k);
+    if (!PyLong_CheckExact(v)) return not_implemented();
+    int o1, o2, o3;
+    long long x = PyLong_AsLongLongAndOverflow(v, &o1),
+              lo = PyLong_AsLongLongAndOverflow(args[5], &o2),
+              hi = PyLong_AsLongLongAndOverflow(args[6], &o3);
+    if (PyErr_Occurred()) return NULL;
+    if (o1 || o2 || o3 || x < lo || x > hi) return not_implemented();
+    Buf key;
+    buf_init(&key);
+    PyObject *out = NULL, *e = NULL;
+    if (buf_put(&key, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) == 0)
+        e = ltsp_key_element(&key, v);
+    if (e == DECLINE) out = not_implemented();
+    else if (e) out = read_row(r, (const char *)key.p, key.len, schema);
+    buf_free(&key);
     return out;
 }
 

@@ -50,9 +50,10 @@ from .keycodec import encode_key, key_decoder, key_encoder
 from .rowcodec import column_ids, decode_row_ids
 
 try:        # reads from C through the transaction's TxnReader (_speedups_txn.c)
-    from .._speedups import index_rows as _c_index_rows, point_row as c_point_row
+    from .._speedups import index_rows as _c_index_rows, pk_row as c_pk_row, \
+        point_row as c_point_row
 except ImportError:
-    _c_index_rows = c_point_row = None
+    _c_index_rows = c_pk_row = c_point_row = None
 
 _C_INDEX_LIMIT = 16     # entries one C index read takes; more: the Python scan
 

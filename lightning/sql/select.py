@@ -19,7 +19,7 @@ from sqlglot import exp
 from ..dbapi.params import PLAIN_TYPES
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
-from .access import c_point_row
+from .access import c_pk_row, c_point_row
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
@@ -404,8 +404,19 @@ class PointRunner:
         if direct:
             lo, hi = plan.table.columns[pos].type.int_range
             prefix, encode = access._prefix, access._eq_encode
+        # all of run() in one C call: an ascending INTEGER key from a parameter
+        fused = direct and c_pk_row is not None and not access._dirs[0]
+        plain, nparams = PLAIN_TYPES, plan.nparams
 
         def run(txn, params):
+            if fused and executor._ver_txn() is txn and not executor._ver_dirty and \
+                    executor._ver == version:   # (ready()'s schema check, inlined)
+                reader = txn._reader
+                if reader is not None:
+                    out = c_pk_row(reader, prefix, params, nparams, k, lo, hi, plain,
+                                   ids)
+                    if out is not NotImplemented:
+                        return out
             if not ready(txn, params):
                 return None
             if direct:

@@ -178,14 +178,21 @@ def pair(tmp_path):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counting wrappers around the two C entry points: a list of
+    """Counting wrappers around the C entry points: a list of
     ("point" | "index", returned NotImplemented?) per call."""
     seen = []
-    real_point, real_index = select_mod.c_point_row, access_mod._c_index_rows
+    real_point, real_pk = select_mod.c_point_row, select_mod.c_pk_row
+    real_index = access_mod._c_index_rows
     assert real_point is sp.point_row and real_index is sp.index_rows
+    assert real_pk is sp.pk_row
 
     def point(*a):
         out = real_point(*a)
+        seen.append(("point", out is NotImplemented))
+        return out
+
+    def pk(*a):
+        out = real_pk(*a)
         seen.append(("point", out is NotImplemented))
         return out
 
@@ -194,6 +201,7 @@ def calls(monkeypatch):
         seen.append(("index", out is NotImplemented))
         return out
     monkeypatch.setattr(select_mod, "c_point_row", point)
+    monkeypatch.setattr(select_mod, "c_pk_row", pk)
     monkeypatch.setattr(access_mod, "_c_index_rows", index)
     return seen
 
@@ -503,3 +511,46 @@ def test_serializable_conflicts_through_sql(tmp_path, calls):
     con.commit()
     con.close()
     other.close()
+
+
+# ---- pk_row: the fused point read of the driver's fast path ------------------------
+
+def test_pk_row_matches_point_row_and_declines(dbpath):
+    """pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) reads what
+    point_row reads at prefix + encode_key([params[k]]), and declines (NotImplemented)
+    every input the Python runner would treat differently."""
+    from lightning.dbapi.params import PLAIN_TYPES
+    from lightning.sql.keycodec import encode_key
+    db = lightning.open(dbpath)
+    try:
+        prefix, ids = b"T", (1, 2)
+        for i in (-300, -1, 0, 1, 255, 256, 2 ** 40):
+            db.put(prefix + encode_key([i]), rowcodec.encode_row({1: i, 2: str(i)}))
+        t = db.transaction()
+        r = t._reader
+        lo, hi = -(2 ** 63), 2 ** 63 - 1
+
+        def pk(params, nparams=1, k=0, lo=lo, hi=hi, plain=PLAIN_TYPES):
+            return sp.pk_row(r, prefix, params, nparams, k, lo, hi, plain, ids)
+        for i in (-300, -1, 0, 1, 255, 256, 2 ** 40, 7, -(2 ** 63), 2 ** 63 - 1):
+            want = sp.point_row(r, prefix + encode_key([i]), ids)
+            assert pk((i,)) == want == ([(i, str(i))] if want else [])
+        assert pk(("x", 256), nparams=2, k=1) == [(256, "256")]
+        for params, kw in [((1, 2), {}),                  # wrong count
+                           ([1], {}),                       # not a tuple
+                           ((True,), {}),                   # bool: not an exact int
+                           ((1.0,), {}),                    # float
+                           ((2 ** 63,), {}),                # past int64
+                           ((300,), {"hi": 299}),           # past the column's range
+                           ((-2,), {"lo": -1}),
+                           ((1, bytearray(b"x")), {"nparams": 2}),  # not a plain type
+                           ((1,), {"k": 1}),                # k out of range
+                           ((1,), {"plain": {int}})]:       # not a frozenset
+            assert pk(params, **kw) is NotImplemented, (params, kw)
+        with t._lock:                                     # busy lock: declined
+            assert pk((1,)) is NotImplemented
+        assert not t._lock.locked()
+        t.rollback()
+        assert pk((1,)) is NotImplemented                 # ended transaction
+    finally:
+        db.close()
