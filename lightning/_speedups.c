@@ -19,7 +19,8 @@
  *   decode_key(data, count, desc, offset) -> (values, offset) | NotImplemented
  *                                           (keycodec.decode_key; declines decimals
  *                                            and every malformed key)
- *   TxnReader, point_row, pk_row, index_rows a transaction's reads from C
+ *   TxnReader, point_row, pk_row, index_rows, index_point: a transaction's reads
+ *                                           from C
  *                                           (_speedups_txn.c; the engine's entry
  *                                            points come from bind_engine)
  *
@@ -77,6 +78,9 @@ static PyMethodDef methods[] = {
     {"index_rows", (PyCFunction)(void (*)(void))ltsp_index_rows, METH_FASTCALL,
      "index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit) -> "
      "list of rows | NotImplemented."},
+    {"index_point", (PyCFunction)(void (*)(void))ltsp_index_point, METH_FASTCALL,
+     "index_point(reader, prefix, params, nparams, cols, plain, rows_prefix, ids, limit)"
+     " -> list of row tuples | NotImplemented."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -113,8 +113,11 @@ PyObject *ltsp_bind_engine(PyObject *self, PyObject *args);
 PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ltsp_index_point(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
-/* Inserts (_speedups_insert.c). */
+/* Inserts (_speedups_insert.c). ltsp_storable: is v stored as it is in a column of
+ * `kind` (1 INTEGER in [lo, hi], 2 REAL, 3 TEXT, 4 BLOB; maxlen < 0: no limit)? */
+int ltsp_storable(PyObject *v, long kind, long long lo, long long hi, long maxlen);
 PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

@@ -25,7 +25,7 @@ static int key_of(Buf *b, PyObject *row, PyObject *pos, PyObject *desc) {
 /* Is v storable as is in a column of this kind (dml.TableWriter.prepare_row's fast
  * checks: 1 INTEGER within [lo, hi], 2 REAL, 3 TEXT of at most maxlen characters,
  * 4 BLOB of at most maxlen bytes; maxlen < 0: no limit)? */
-static int storable(PyObject *v, long kind, long long lo, long long hi, long maxlen) {
+int ltsp_storable(PyObject *v, long kind, long long lo, long long hi, long maxlen) {
     if (kind == 1) {
         if (!PyLong_CheckExact(v)) return 0;
         int ovf;
@@ -136,7 +136,7 @@ PyObject *ltsp_insert_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
         long long hi = PyLong_AsLongLong(PyTuple_GET_ITEM(his, i));
         long maxlen = PyLong_AsLong(PyTuple_GET_ITEM(maxlens, i));
         if (PyErr_Occurred()) return NULL;
-        if (!storable(v, kind, lo, hi, maxlen)) Py_RETURN_FALSE;
+        if (!ltsp_storable(v, kind, lo, hi, maxlen)) Py_RETURN_FALSE;
     }
     /* every entry into local buffers first (nothing appended on a decline) */
     PyObject *value = NULL, *r = NULL;

@@ -25,6 +25,12 @@
  *       not empty, else its key's bytes from `fixed` on, after rows_prefix, is the
  *       row key (access.Access._index_rows). NotImplemented when there are more than
  *       `limit` entries.
+ *   index_point(reader, prefix, params, nparams, cols, plain, rows_prefix, ids, limit)
+ *       -> [row tuple, ...] | NotImplemented
+ *       index_rows of the one point a fully pinned index equality names: the key
+ *       prefix + the parameters cols = ((k, kind, lo, hi, maxlen, desc), ...) pick,
+ *       each usable as is (insert_row's storable test), rows decoded for `ids`;
+ *       params checked as pk_row checks them
  * Reads count for serializable validation exactly as the same Transaction calls do.
  */
 #include "_speedups.h"
@@ -246,6 +252,15 @@ PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return read_row(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), schema);
 }
 
+/* 1 when every item of the tuple `params` has a type in the frozenset `plain`. */
+static int all_plain(PyObject *params, PyObject *plain) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(params); i++) {
+        int in = PySet_Contains(plain, (PyObject *)Py_TYPE(PyTuple_GET_ITEM(params, i)));
+        if (in <= 0) return in;
+    }
+    return 1;
+}
+
 PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 9) {
@@ -263,10 +278,8 @@ PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                k = PyLong_AsSsize_t(args[4]);
     if ((want == -1 || k == -1) && PyErr_Occurred()) return NULL;
     if (n != want || k < 0 || k >= n) return not_implemented();
-    for (Py_ssize_t i = 0; i < n; i++) {       /* plain values only (what bind() keeps) */
-        int in = PySet_Contains(plain, (PyObject *)Py_TYPE(PyTuple_GET_ITEM(params, i)));
-        if (in <= 0) return in < 0 ? NULL : not_implemented();
-    }
+    int pl = all_plain(params, plain);          /* what bind() passes through */
+    if (pl <= 0) return pl < 0 ? NULL : not_implemented();
     PyObject *v = PyTuple_GET_ITEM(params, k);
     if (!PyLong_CheckExact(v)) return not_implemented();
     int o1, o2, o3;
@@ -291,15 +304,14 @@ PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 /* The engine part of index_rows, under the lock: the entries of [start, end) into
  * buf. 1 done (*n entries: the scan reached the end), 0 NotImplemented (an engine
  * error, more than `limit` entries, or entries that do not fit in the buffer). */
-static int index_entries(Reader *r, PyObject *start, PyObject *end, int reverse,
-                         size_t limit, char *buf, size_t *n) {
+static int index_entries(Reader *r, const char *start, size_t sl, const char *end, size_t el,
+                         int reverse, size_t limit, char *buf, size_t *n) {
     lt_txn_iter *it = NULL;
     size_t off = 0, got = 0, used = 0;
     int rc;
     *n = 0;
     Py_BEGIN_ALLOW_THREADS
-    rc = eng.iter_new(r->h, PyBytes_AS_STRING(start), (size_t)PyBytes_GET_SIZE(start),
-                      PyBytes_AS_STRING(end), (size_t)PyBytes_GET_SIZE(end), reverse, &it);
+    rc = eng.iter_new(r->h, start, sl, end, el, reverse, &it);
     if (rc == LT_OK) {
         /* a batch also ends where the next entry does not fit: go on until the
          * engine reports the end (no entry, nothing needed) */
@@ -315,29 +327,16 @@ static int index_entries(Reader *r, PyObject *start, PyObject *end, int reverse,
     return rc == LT_OK && *n <= limit && got == 0 && used == 0;
 }
 
-PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "index_rows(reader, start, end, reverse, "
-                        "rows_prefix, fixed, ids, limit) takes 8 arguments");
-        return NULL;
-    }
-    Reader *r = reader_arg(args[0]);
-    if (!r) return NULL;
-    PyObject *start = args[1], *end = args[2], *rp = args[4], *schema = args[6];
-    if (!PyBytes_CheckExact(start) || !PyBytes_CheckExact(end) || !PyBytes_CheckExact(rp) ||
-        !PyTuple_CheckExact(schema) || !PyLong_CheckExact(args[5]) ||
-        !PyLong_CheckExact(args[7]))
-        return not_implemented();
-    int reverse = PyObject_IsTrue(args[3]);
-    Py_ssize_t fixed = PyLong_AsSsize_t(args[5]), limit = PyLong_AsSsize_t(args[7]);
-    if (reverse < 0 || ((fixed == -1 || limit == -1) && PyErr_Occurred())) return NULL;
-    if (fixed < 0 || limit < 0 || limit > 64) return not_implemented();
+/* index_rows' work: the rows (lists, or tuples when `tuples`) named by the entries
+ * of [start, end), or NotImplemented. */
+static PyObject *index_core(Reader *r, const char *start, size_t sl, const char *end,
+                            size_t el, int reverse, PyObject *rp, size_t fixed,
+                            PyObject *schema, size_t limit, int tuples) {
     int64_t small[LTSP_SMALL_COLS], *ids;
     Py_ssize_t m;
     int rc = ltsp_ids_of(schema, small, LTSP_SMALL_COLS, &ids, &m);
     if (rc) return rc < 0 ? NULL : not_implemented();
-    PyObject *out = NULL, *raws = NULL;
+    PyObject *out = NULL, *raws = NULL, *rows = NULL;
     char buf[INDEX_BATCH];
     Buf key;
     buf_init(&key);
@@ -347,9 +346,8 @@ PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t narg
         goto free_ids;
     }
     size_t n;
-    int ok = index_entries(r, start, end, reverse, (size_t)limit, buf, &n);
-    PyObject *rows = ok ? PyList_New(0) : NULL;
-    if (ok && !rows) goto unlock;
+    int ok = index_entries(r, start, sl, end, el, reverse, limit, buf, &n);
+    if (ok && !(rows = PyList_New(0))) goto unlock;
     const char *p = buf;
     for (size_t i = 0; ok && i < n; i++) {
         uint32_t kl, vl;
@@ -357,9 +355,9 @@ PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t narg
         memcpy(&vl, p + 4, 4);
         const char *k = p + 8, *ev = k + kl;
         p = ev + vl;
-        if (!vl && (size_t)fixed > kl) { ok = 0; break; }
+        if (!vl && fixed > kl) { ok = 0; break; }
         const char *pk = vl ? ev : k + fixed;
-        size_t pkl = vl ? vl : kl - (size_t)fixed;
+        size_t pkl = vl ? vl : kl - fixed;
         key.len = 0;
         if (buf_put(&key, PyBytes_AS_STRING(rp), (size_t)PyBytes_GET_SIZE(rp)) < 0 ||
             buf_put(&key, pk, pkl) < 0)
@@ -380,8 +378,9 @@ PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t narg
             if (bad) goto unlock;
             continue;
         }
-        int bad = PyList_Append(rows, row) < 0;
-        Py_DECREF(row);
+        if (tuples) Py_SETREF(row, PyList_AsTuple(row));
+        int bad = !row || PyList_Append(rows, row) < 0;
+        Py_XDECREF(row);
         if (bad) goto unlock;
     }
     if (ok) out = rows;
@@ -390,10 +389,11 @@ PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t narg
 unlock:
     Py_XDECREF(rows);
     out = finish(r, out);
-    if (out && out != Py_NotImplemented && raws) {                         /* the rows the C decoder declined */
+    if (out && out != Py_NotImplemented && raws) {   /* the rows C declined to decode */
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(raws); j++) {
             Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(raws, j));
             PyObject *row = ltsp_py_decode(PyList_GET_ITEM(out, at), schema);
+            if (row && tuples) Py_SETREF(row, PyList_AsTuple(row));
             if (!row) { Py_CLEAR(out); break; }
             PyList_SetItem(out, at, row);      /* steals row, drops the bytes */
         }
@@ -402,5 +402,93 @@ free_ids:
     Py_XDECREF(raws);
     buf_free(&key);
     if (ids != small) PyMem_Free(ids);
+    return out;
+}
+
+PyObject *ltsp_index_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "index_rows(reader, start, end, reverse, "
+                        "rows_prefix, fixed, ids, limit) takes 8 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *start = args[1], *end = args[2], *rp = args[4], *schema = args[6];
+    if (!PyBytes_CheckExact(start) || !PyBytes_CheckExact(end) || !PyBytes_CheckExact(rp) ||
+        !PyTuple_CheckExact(schema) || !PyLong_CheckExact(args[5]) ||
+        !PyLong_CheckExact(args[7]))
+        return not_implemented();
+    int reverse = PyObject_IsTrue(args[3]);
+    Py_ssize_t fixed = PyLong_AsSsize_t(args[5]), limit = PyLong_AsSsize_t(args[7]);
+    if (reverse < 0 || ((fixed == -1 || limit == -1) && PyErr_Occurred())) return NULL;
+    if (fixed < 0 || limit < 0 || limit > 64) return not_implemented();
+    return index_core(r, PyBytes_AS_STRING(start), (size_t)PyBytes_GET_SIZE(start),
+                      PyBytes_AS_STRING(end), (size_t)PyBytes_GET_SIZE(end), reverse, rp,
+                      (size_t)fixed, schema, (size_t)limit, 0);
+}
+
+PyObject *ltsp_index_point(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "index_point(reader, prefix, params, nparams, "
+                        "cols, plain, rows_prefix, ids, limit) takes 9 arguments");
+        return NULL;
+    }
+    Reader *r = reader_arg(args[0]);
+    if (!r) return NULL;
+    PyObject *prefix = args[1], *params = args[2], *cols = args[4], *plain = args[5],
+             *rp = args[6], *schema = args[7];
+    if (!PyBytes_CheckExact(prefix) || !PyTuple_CheckExact(params) ||
+        !PyTuple_CheckExact(cols) || !PyFrozenSet_CheckExact(plain) ||
+        !PyBytes_CheckExact(rp) || !PyTuple_CheckExact(schema))
+        return not_implemented();
+    Py_ssize_t want = PyLong_AsSsize_t(args[3]), limit = PyLong_AsSsize_t(args[8]);
+    if ((want == -1 || limit == -1) && PyErr_Occurred()) return NULL;
+    if (PyTuple_GET_SIZE(params) != want || limit < 0 || limit > 64) return not_implemented();
+    int pl = all_plain(params, plain);
+    if (pl <= 0) return pl < 0 ? NULL : not_implemented();
+    Buf key;
+    buf_init(&key);
+    PyObject *out = NULL;
+    if (buf_put(&key, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cols); i++) {
+        /* (k, kind, lo, hi, maxlen, desc): params[k] stored as is in a column of
+         * that kind (insert_row's test), its key element inverted for DESC */
+        long long f[5];
+        PyObject *c = PyTuple_GET_ITEM(cols, i);
+        if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 6) { out = not_implemented(); goto done; }
+        for (int j = 0; j < 5; j++) {
+            int ovf;
+            f[j] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(c, j), &ovf);
+            if (f[j] == -1 && PyErr_Occurred()) goto done;
+            if (ovf) { out = not_implemented(); goto done; }
+        }
+        if (f[0] < 0 || f[0] >= want) { out = not_implemented(); goto done; }
+        PyObject *v = PyTuple_GET_ITEM(params, (Py_ssize_t)f[0]);
+        if (!ltsp_storable(v, (long)f[1], f[2], f[3], (long)f[4])) {
+            if (PyErr_Occurred()) goto done;
+            out = not_implemented();
+            goto done;
+        }
+        size_t at = key.len;
+        PyObject *e = ltsp_key_element(&key, v);
+        if (!e) goto done;
+        if (e == DECLINE) { out = not_implemented(); goto done; }
+        if (PyTuple_GET_ITEM(c, 5) == Py_True)
+            for (size_t j = at; j < key.len; j++) key.p[j] = (unsigned char)~key.p[j];
+    }
+    /* the entries are start + the pk: [start, successor of start) */
+    size_t sl = key.len, el = sl;
+    if (buf_put(&key, key.p, sl) < 0) goto done;
+    unsigned char *end = key.p + sl;
+    while (el > 0 && end[el - 1] == 0xFF) el--;
+    if (el == 0) { out = not_implemented(); goto done; }
+    end[el - 1]++;
+    out = index_core(r, (const char *)key.p, sl, (const char *)end, el, 0, rp, sl, schema,
+                     (size_t)limit, 1);
+done:
+    buf_free(&key);
     return out;
 }

@@ -50,12 +50,12 @@ from .keycodec import encode_key, key_decoder, key_encoder
 from .rowcodec import column_ids, decode_row_ids
 
 try:        # reads from C through the transaction's TxnReader (_speedups_txn.c)
-    from .._speedups import index_rows as _c_index_rows, pk_row as c_pk_row, \
-        point_row as c_point_row
+    from .._speedups import index_point as c_index_point, index_rows as _c_index_rows, \
+        pk_row as c_pk_row, point_row as c_point_row
 except ImportError:
-    _c_index_rows = c_pk_row = c_point_row = None
+    c_index_point = _c_index_rows = c_pk_row = c_point_row = None
 
-_C_INDEX_LIMIT = 16     # entries one C index read takes; more: the Python scan
+C_INDEX_LIMIT = 16      # entries one C index read takes; more: the Python scan
 
 __all__ = ["Access", "KINDS"]
 
@@ -353,7 +353,7 @@ class Access:
                 if len(start) <= nb:                            # (the fallback span)
                     break
                 rows = _c_index_rows(reader, start, end, rev, rp, len(start), ids,
-                                     _C_INDEX_LIMIT)
+                                     C_INDEX_LIMIT)
                 if rows is NotImplemented:
                     break
                 out += rows

@@ -19,7 +19,7 @@ from . import catalog, ddl
 from .dml import Inserter, Param, Returning, TableWriter, Upsert
 from .expr import Scope, compile_expr, truth
 from .parse import QMARK_PREFIX, parse, qmark_count
-from .plan import pk_point_params
+from .plan import point_params
 from .rowcodec import column_ids, decode_row_ids
 from .select import SelectPlan, runner_check
 
@@ -128,7 +128,7 @@ class _Modify:
         self.access = choose_access(table, cond, w.scope)
         # a pk point whose WHERE is exactly the pk equalities: one get, no filter
         self.point = self.access.kind == "pk_point" and \
-            pk_point_params(table, w.scope, cond) is not None
+            point_params(table, w.scope, cond) is not None
         self.ids = column_ids(table.columns)
         self.nparams = qmark_count(tree)
         ret = tree.args.get("returning")

@@ -36,7 +36,7 @@ from .access import Access
 from .expr import compile_expr, is_constant
 from .parse import QMARK_PREFIX
 
-__all__ = ["choose_access", "column_position", "pk_point_params", "Access", "MAX_POINTS"]
+__all__ = ["choose_access", "column_position", "point_params", "Access", "MAX_POINTS"]
 
 MAX_POINTS = 1000
 
@@ -202,11 +202,12 @@ def column_position(table, scope, node):
     return scope.columns.get(catalog.fold(node.name))
 
 
-def pk_point_params(table, scope, where):
-    """When `where` is exactly `pk = constant` for every primary-key column (AND-ed,
-    each once, the constant a literal or a parameter), so a pk point lookup needs no
-    filter after it: {row position: index of its ? parameter} for the columns pinned
-    by a `?` (literals are left out). Else None."""
+def point_params(table, scope, where, column_ids=None):
+    """When `where` is exactly `col = constant` for every column of `column_ids` (by
+    default the primary key's; AND-ed, each once, the constant a literal or a
+    parameter), so a lookup of that one point needs no filter after it: {row position:
+    index of its ? parameter} for the columns pinned by a `?` (literals are left out).
+    Else None."""
     if where is None:
         return None
     params, pinned, conds = {}, [], [where]
@@ -229,6 +230,6 @@ def pk_point_params(table, scope, where):
                 break
         else:
             return None
-    if sorted(pinned) != sorted(table.primary_key):
+    if sorted(pinned) != sorted(table.primary_key if column_ids is None else column_ids):
         return None
     return params

@@ -19,12 +19,15 @@ from sqlglot import exp
 from ..dbapi.params import PLAIN_TYPES
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
-from .access import c_pk_row, c_point_row
+from .access import C_INDEX_LIMIT, c_index_point, c_pk_row, c_point_row
 from .dml import table_scope
 from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
-from .plan import choose_access, column_position, pk_point_params
+from .plan import choose_access, column_position, point_params
 from .rowcodec import decode_row_ids
+
+# column families the C index lookup takes values of as they are (insert_row's kinds)
+_C_KINDS = {"INTEGER": 1, "REAL": 2, "TEXT": 3, "BLOB": 4}
 
 __all__ = ["SelectPlan"]
 
@@ -201,6 +204,8 @@ class SelectPlan:
         self.description = tuple((name, code, None, None, None, None, None)
                                  for name, code in self.description)
         self._point = self._point_ids(items, where.this if where is not None else None)
+        self._index_point = self._index_point_spec(items,
+                                                   where.this if where is not None else None)
         # the number of ? parameters (-1 when :name ones are used): PointRunner's check
         self.nparams = qmark_count(tree)
         # output of plain columns only, without aggregation: a row is itemgetter()'s
@@ -224,7 +229,7 @@ class SelectPlan:
                 self.distinct or self.order or self.limit is not None or \
                 self.offset is not None:
             return None
-        params = pk_point_params(t, scope, where)
+        params = point_params(t, scope, where)
         if params is None:
             return None
         ids = []
@@ -235,6 +240,31 @@ class SelectPlan:
             ids.append(t.columns[pos].id)
         self._point_params = params
         return tuple(ids)
+
+    def _index_point_spec(self, items, where):
+        """For `SELECT col, ... FROM t WHERE <every column of a non-unique index> = ?`
+        with nothing else, plain output columns and each indexed column of a type
+        _speedups.index_point handles: (cols, output column ids) for it (see
+        IndexRunner). None otherwise."""
+        a, t = self.access, self.table
+        if t is None or a is None or a.kind != "index" or a.index.unique or \
+                not a._pinned or self._plain is None or self.aggregating or \
+                self.distinct or self.order or self.limit is not None or \
+                self.offset is not None:
+            return None
+        params = point_params(t, self.scope, where, a.index.column_ids)
+        if params is None:
+            return None
+        cols = []
+        for pos, desc in a.keys[:len(a.index.column_ids)]:
+            ty = t.columns[pos].type
+            kind = _C_KINDS.get(ty.family)
+            if pos not in params or kind is None:
+                return None
+            lo, hi = ty.int_range if kind == 1 else (0, 0)
+            cols.append((params[pos], kind, lo, hi,
+                         -1 if ty.length is None else ty.length, bool(desc)))
+        return tuple(cols), tuple(t.columns[p].id for p in self._plain)
 
     def _type_code(self, node):
         if isinstance(node, exp.Column) and self.table is not None:
@@ -449,8 +479,22 @@ class IndexRunner:
         access, where, nparams = plan.access, plan.where, plan.nparams
         ready = runner_check(executor, version, nparams)
         project = _projector(plan._plain)
+        # the WHERE is exactly the index equalities on ? parameters: one C call reads
+        # the rows and decodes the output columns
+        fused = plan._index_point is not None and c_index_point is not None
+        if fused:
+            cols, out_ids = plan._index_point
+            prefix, rp, plain = access._prefix, access._rows_prefix, PLAIN_TYPES
 
         def run(txn, params):
+            if fused and executor._ver_txn() is txn and not executor._ver_dirty and \
+                    executor._ver == version:   # (ready()'s schema check, inlined)
+                reader = txn._reader
+                if reader is not None:
+                    out = c_index_point(reader, prefix, params, nparams, cols, plain, rp,
+                                        out_ids, C_INDEX_LIMIT)
+                    if out is not NotImplemented:
+                        return out
             if not ready(txn, params):
                 return None
             rows = access.rows(txn, params)

@@ -34,7 +34,7 @@ INDEXES = ["CREATE INDEX t_g ON t (g)", "CREATE INDEX t_s ON t (s DESC)",
 COLUMNS = ["id", "g", "r", "s", "b", "h", "k", "d", "day", "ts"]
 LITE = "id, g, r, s, b, h, k"           # the columns sqlite3 stores as lightning does
 NCOL = 10
-C_LIMIT = access_mod._C_INDEX_LIMIT
+C_LIMIT = access_mod.C_INDEX_LIMIT
 
 TEXTS = ["", "a", "é", "ß€\U0001d11e", "日本語", "a\x00b", "Z" * 40]
 DAYS = [dt.date(1, 1, 1), dt.date(2020, 2, 29), dt.date(9999, 12, 31)]
@@ -196,12 +196,21 @@ def calls(monkeypatch):
         seen.append(("point", out is NotImplemented))
         return out
 
+    real_ipoint = select_mod.c_index_point
+    assert real_ipoint is sp.index_point
+
+    def ipoint(*a):
+        out = real_ipoint(*a)
+        seen.append(("index", out is NotImplemented))
+        return out
+
     def index(*a):
         out = real_index(*a)
         seen.append(("index", out is NotImplemented))
         return out
     monkeypatch.setattr(select_mod, "c_point_row", point)
     monkeypatch.setattr(select_mod, "c_pk_row", pk)
+    monkeypatch.setattr(select_mod, "c_index_point", ipoint)
     monkeypatch.setattr(access_mod, "_c_index_rows", index)
     return seen
 
@@ -554,3 +563,48 @@ def test_pk_row_matches_point_row_and_declines(dbpath):
         assert pk((1,)) is NotImplemented                 # ended transaction
     finally:
         db.close()
+
+
+def test_index_point_is_used_and_declines(pair, calls):
+    """Index equalities on ? parameters that make up the whole WHERE go through
+    index_point (one C call); other shapes and values take the other paths, and every
+    answer matches sqlite3."""
+    con = pair.con
+    for where, params in [("g = ?", (0,)), ("s = ?", (TEXTS[2],)),
+                          ("h = ? AND k = ?", (1, "é")), ("k = ? AND h = ?", ("é", 1))]:
+        calls.clear()
+        pair.same_as_sqlite(where, params)
+        assert ("index", False) in calls, where
+    # values index_point does not take as they are: declined, Python answers
+    for where, params in [("g = ?", (0.0,)), ("g = ?", (True,)), ("g = ?", (None,))]:
+        calls.clear()
+        pair.same_as_sqlite(where, params)
+        assert ("index", True) in calls, (where, params)  # index_point declined
+    for params in [(2 ** 63,), ("lone \ud800",)]:          # sqlite3 cannot take these
+        for _ in range(2):
+            assert con.execute("SELECT id FROM t WHERE g = ?", params).fetchall() == []
+    # an extra condition: not the fused path (the filter must run), still right
+    pair.same_as_sqlite("g = ? AND id > ?", (0, 10))
+    pair.same_as_sqlite("g = ? AND g = ?", (0, 1))
+
+
+def test_index_point_direct_declines(pair):
+    from lightning.dbapi.params import PLAIN_TYPES
+    con = pair.con
+    con.execute("SELECT id FROM t WHERE id = ?", (1,)).fetchall()     # begins one
+    r = con._txn._reader
+    col = (0, 1, -(2 ** 63), 2 ** 63 - 1, -1, False)
+
+    def ip(params, nparams=1, cols=(col,), plain=PLAIN_TYPES, limit=C_LIMIT):
+        return sp.index_point(r, b"\x7f", params, nparams, cols, plain, b"\x7e", (1,),
+                              limit)
+    for params, kw in [((1, 2), {}), ([1], {}), ((1.5,), {}), ((True,), {}),
+                       ((1,), {"limit": 65}), ((1,), {"plain": {int}}),
+                       ((1,), {"cols": ((1, 1, 0, 9, -1, False),)}),     # k out of range
+                       ((1,), {"cols": ((0, 1, 5, 9, -1, False),)}),     # below lo
+                       (("abcd",), {"cols": ((0, 3, 0, 0, 3, False),)}),  # too long
+                       ((bytearray(b"x"),), {}),
+                       ((1,), {"cols": ((0, 1, 0),)})]:                   # bad spec
+        assert ip(params, **kw) is NotImplemented, (params, kw)
+    assert ip((1,)) == []                                  # (nothing under 0x7f)
+    con.rollback()
