@@ -299,36 +299,81 @@ PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return out;
 }
 
-#define INDEX_BATCH 4096    /* bytes of index entries read in one call */
+#define INDEX_BATCH 4096    /* bytes of index entries read in one go */
 
-/* The engine part of index_rows, under the lock: the entries of [start, end) into
- * buf. 1 done (*n entries: the scan reached the end), 0 NotImplemented (an engine
- * error, more than `limit` entries, or entries that do not fit in the buffer). */
-static int index_entries(Reader *r, const char *start, size_t sl, const char *end, size_t el,
-                         int reverse, size_t limit, char *buf, size_t *n) {
-    lt_txn_iter *it = NULL;
-    size_t off = 0, got = 0, used = 0;
-    int rc;
-    *n = 0;
-    Py_BEGIN_ALLOW_THREADS
-    rc = eng.iter_new(r->h, start, sl, end, el, reverse, &it);
-    if (rc == LT_OK) {
-        /* a batch also ends where the next entry does not fit: go on until the
-         * engine reports the end (no entry, nothing needed) */
-        while ((rc = eng.iter_batch(it, buf + off, INDEX_BATCH - off, limit + 1 - *n,
-                                    &got, &used)) == LT_OK && got > 0) {
-            *n += got;
-            off += used;
-            if (*n > limit) break;
-        }
-        eng.iter_free(it);
+#define MAX_ROW_KEY 1024    /* longer row keys: the Python path */
+
+/* What index_fetch found: the values of the rows, copied (malloc: filled without the
+ * GIL), one span each. */
+typedef struct {
+    char *vals;
+    size_t len, cap;
+    size_t n, off[65], vlen[65];
+} fetched;
+
+static int keep_value(fetched *f, const char *v, size_t vl) {
+    if (f->cap - f->len < vl) {
+        size_t cap = f->cap ? f->cap * 2 : 4096;
+        while (cap - f->len < vl) cap *= 2;
+        char *p = realloc(f->vals, cap);
+        if (!p) return -1;
+        f->vals = p;
+        f->cap = cap;
     }
-    Py_END_ALLOW_THREADS
-    return rc == LT_OK && *n <= limit && got == 0 && used == 0;
+    memcpy(f->vals + f->len, v, vl);
+    f->off[f->n] = f->len;
+    f->vlen[f->n++] = vl;
+    f->len += vl;
+    return 0;
+}
+
+/* The engine part of index_rows, without the GIL (called under the transaction's
+ * lock): read the entries of [start, end), then the row each names (rp + the entry's
+ * value, or + its key from `fixed` on when the value is empty), into *f. 1 done, 0
+ * NotImplemented: an engine error, more than `limit` (<= 64) entries, entries that
+ * do not fit in one buffer, a row key over MAX_ROW_KEY, or no memory. */
+static int index_fetch(Reader *r, const char *start, size_t sl, const char *end, size_t el,
+                       int reverse, const char *rp, size_t rpl, size_t fixed,
+                       size_t limit, fetched *f) {
+    char buf[INDEX_BATCH], key[MAX_ROW_KEY];
+    lt_txn_iter *it = NULL;
+    size_t n = 0, off = 0, got = 0, used = 0;
+    int rc = eng.iter_new(r->h, start, sl, end, el, reverse, &it);
+    if (rc != LT_OK) return 0;
+    /* a batch also ends where the next entry does not fit: go on until the engine
+     * reports the end (no entry, nothing needed) */
+    while ((rc = eng.iter_batch(it, buf + off, INDEX_BATCH - off, limit + 1 - n, &got,
+                                &used)) == LT_OK && got > 0) {
+        n += got;
+        off += used;
+        if (n > limit) break;
+    }
+    eng.iter_free(it);
+    if (rc != LT_OK || n > limit || got != 0 || used != 0 || rpl > MAX_ROW_KEY) return 0;
+    memcpy(key, rp, rpl);
+    const char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t kl, vl;
+        memcpy(&kl, p, 4);                     /* u32le: the engine's batch format */
+        memcpy(&vl, p + 4, 4);
+        const char *k = p + 8, *ev = k + kl;
+        p = ev + vl;
+        if (!vl && fixed > kl) return 0;
+        const char *pk = vl ? ev : k + fixed;
+        size_t pkl = vl ? vl : kl - fixed;
+        if (pkl > MAX_ROW_KEY - rpl) return 0;
+        memcpy(key + rpl, pk, pkl);
+        const char *v;
+        size_t rvl;
+        rc = eng.get(r->h, key, rpl + pkl, &v, &rvl);
+        if (rc == LT_ENOTFOUND) continue;
+        if (rc != LT_OK || keep_value(f, v, rvl) < 0) return 0;
+    }
+    return 1;
 }
 
 /* index_rows' work: the rows (lists, or tuples when `tuples`) named by the entries
- * of [start, end), or NotImplemented. */
+ * of [start, end), or NotImplemented. One release of the GIL for all engine calls. */
 static PyObject *index_core(Reader *r, const char *start, size_t sl, const char *end,
                             size_t el, int reverse, PyObject *rp, size_t fixed,
                             PyObject *schema, size_t limit, int tuples) {
@@ -336,71 +381,35 @@ static PyObject *index_core(Reader *r, const char *start, size_t sl, const char 
     Py_ssize_t m;
     int rc = ltsp_ids_of(schema, small, LTSP_SMALL_COLS, &ids, &m);
     if (rc) return rc < 0 ? NULL : not_implemented();
-    PyObject *out = NULL, *raws = NULL, *rows = NULL;
-    char buf[INDEX_BATCH];
-    Buf key;
-    buf_init(&key);
-    int lk = lock_try(r);
+    PyObject *out = NULL;
+    fetched f;
+    f.vals = NULL;
+    f.len = f.cap = f.n = 0;
+    int lk = lock_try(r), ok;
     if (lk <= 0) {
         out = lk < 0 ? NULL : not_implemented();
-        goto free_ids;
+        goto done;
     }
-    size_t n;
-    int ok = index_entries(r, start, sl, end, el, reverse, limit, buf, &n);
-    if (ok && !(rows = PyList_New(0))) goto unlock;
-    const char *p = buf;
-    for (size_t i = 0; ok && i < n; i++) {
-        uint32_t kl, vl;
-        memcpy(&kl, p, 4);                     /* u32le: the engine's batch format */
-        memcpy(&vl, p + 4, 4);
-        const char *k = p + 8, *ev = k + kl;
-        p = ev + vl;
-        if (!vl && fixed > kl) { ok = 0; break; }
-        const char *pk = vl ? ev : k + fixed;
-        size_t pkl = vl ? vl : kl - fixed;
-        key.len = 0;
-        if (buf_put(&key, PyBytes_AS_STRING(rp), (size_t)PyBytes_GET_SIZE(rp)) < 0 ||
-            buf_put(&key, pk, pkl) < 0)
-            goto unlock;
-        const char *v;
-        size_t rvl;
-        rc = engine_get(r, (const char *)key.p, key.len, &v, &rvl);
-        if (rc == LT_ENOTFOUND) continue;
-        if (rc != LT_OK) { ok = 0; break; }
-        PyObject *raw = NULL, *row = decode_or_copy(v, rvl, ids, m, &raw);
-        if (!row) goto unlock;
-        if (row == DECLINE) {                  /* decoded in Python after the unlock */
-            if (!raws && !(raws = PyList_New(0))) { Py_DECREF(raw); goto unlock; }
-            PyObject *at = PyLong_FromSsize_t(PyList_GET_SIZE(rows));
-            int bad = !at || PyList_Append(raws, at) < 0 || PyList_Append(rows, raw) < 0;
-            Py_XDECREF(at);
+    Py_BEGIN_ALLOW_THREADS
+    ok = index_fetch(r, start, sl, end, el, reverse, PyBytes_AS_STRING(rp),
+                     (size_t)PyBytes_GET_SIZE(rp), fixed, limit, &f);
+    Py_END_ALLOW_THREADS
+    /* the values are copies: decoded after the lock is released */
+    if (!(out = finish(r, ok ? PyList_New((Py_ssize_t)f.n) : not_implemented())) || !ok)
+        goto done;
+    for (size_t i = 0; i < f.n; i++) {
+        const char *v = f.vals + f.off[i];
+        PyObject *raw = NULL, *row = decode_or_copy(v, f.vlen[i], ids, m, &raw);
+        if (row == DECLINE) {
+            row = ltsp_py_decode(raw, schema);
             Py_DECREF(raw);
-            if (bad) goto unlock;
-            continue;
         }
-        if (tuples) Py_SETREF(row, PyList_AsTuple(row));
-        int bad = !row || PyList_Append(rows, row) < 0;
-        Py_XDECREF(row);
-        if (bad) goto unlock;
+        if (row && tuples) Py_SETREF(row, PyList_AsTuple(row));
+        if (!row) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, row);
     }
-    if (ok) out = rows;
-    else { Py_XDECREF(rows); out = not_implemented(); }
-    rows = NULL;
-unlock:
-    Py_XDECREF(rows);
-    out = finish(r, out);
-    if (out && out != Py_NotImplemented && raws) {   /* the rows C declined to decode */
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(raws); j++) {
-            Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(raws, j));
-            PyObject *row = ltsp_py_decode(PyList_GET_ITEM(out, at), schema);
-            if (row && tuples) Py_SETREF(row, PyList_AsTuple(row));
-            if (!row) { Py_CLEAR(out); break; }
-            PyList_SetItem(out, at, row);      /* steals row, drops the bytes */
-        }
-    }
-free_ids:
-    Py_XDECREF(raws);
-    buf_free(&key);
+done:
+    free(f.vals);
     if (ids != small) PyMem_Free(ids);
     return out;
 }
