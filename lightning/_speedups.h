@@ -93,9 +93,10 @@ PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
 #define LTSP_SMALL_COLS 64
 int ltsp_ids_of(PyObject *schema, int64_t *small, Py_ssize_t nsmall, int64_t **ids,
                 Py_ssize_t *m);
-/* A row's bytes decoded for those ids: a new list, NULL with an error, or DECLINE. */
+/* A row's bytes decoded for those ids: a new list (a tuple when `tuple`), NULL with
+ * an error, or DECLINE. */
 PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t *ids,
-                          Py_ssize_t m);
+                          Py_ssize_t m, int tuple);
 /* The Python reference decoder, for what ltsp_decode_buf declines. */
 PyObject *ltsp_py_decode(PyObject *data, PyObject *schema);
 PyObject *ltsp_encode_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -183,7 +183,7 @@ static int schema_ids(PyObject **items, Py_ssize_t m, int64_t *ids) {
 /* The row p[0:end) decoded for the m column ids `ids` (schema_ids): a new list, NULL
  * with an error, or DECLINE (an input only the Python reference handles). */
 PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t *ids,
-                          Py_ssize_t m) {
+                          Py_ssize_t m, int tuple) {
     Py_ssize_t off = 1, hint = 0;
     if (end == 0 || p[0] != 1) {
         if (end == 0) bad_row(0, "unknown row format None");
@@ -191,9 +191,11 @@ PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t 
                           "unknown row format %d", (int)p[0]);
         return NULL;
     }
-    PyObject *out = PyList_New(m);
+    /* a new tuple is filled like a list: nobody else sees it before it is returned */
+    PyObject *out = tuple ? PyTuple_New(m) : PyList_New(m);
     if (!out) return NULL;
-    for (Py_ssize_t i = 0; i < m; i++) PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
+    PyObject **items = tuple ? &PyTuple_GET_ITEM(out, 0) : PySequence_Fast_ITEMS(out);
+    for (Py_ssize_t i = 0; i < m; i++) items[i] = Py_NewRef(Py_None);
     while (off < end) {
         uint64_t head;
         int rc = read_varint(p, end, &off, &head);
@@ -213,7 +215,7 @@ PyObject *ltsp_decode_buf(const unsigned char *p, Py_ssize_t end, const int64_t 
             if (ids[i] == cid) { found = i; break; }
         }
         if (found >= 0) {
-            PyList_SetItem(out, found, v);      /* steals v, drops the old value */
+            Py_SETREF(items[found], v);         /* steals v, drops the old value */
             hint = found + 1 < m ? found + 1 : 0;
         } else {
             Py_DECREF(v);
@@ -257,7 +259,7 @@ PyObject *ltsp_decode_row(PyObject *self, PyObject *const *args, Py_ssize_t narg
     if (rc == 0) {
         r = !PyBytes_CheckExact(data) ? DECLINE :
             ltsp_decode_buf((const unsigned char *)PyBytes_AS_STRING(data),
-                            PyBytes_GET_SIZE(data), ids, m);
+                            PyBytes_GET_SIZE(data), ids, m, 0);
         if (ids != small) PyMem_Free(ids);
         if (r != DECLINE) goto done;
     }

@@ -186,11 +186,12 @@ int ltsp_txn_init(PyObject *module) {
 
 /* ---- SQL reads ------------------------------------------------------------------ */
 
-/* The row at v[0:vl) for ids: a new list, or DECLINE with a bytes copy in *raw for
- * the Python decoder (called after the lock is released), or NULL with an error. */
+/* The row at v[0:vl) for ids: a new list (tuple when `tuple`), or DECLINE with a bytes
+ * copy in *raw for the Python decoder (called after the lock is released), or NULL
+ * with an error. */
 static PyObject *decode_or_copy(const char *v, size_t vl, const int64_t *ids, Py_ssize_t m,
-                                PyObject **raw) {
-    PyObject *row = ltsp_decode_buf((const unsigned char *)v, (Py_ssize_t)vl, ids, m);
+                                int tuple, PyObject **raw) {
+    PyObject *row = ltsp_decode_buf((const unsigned char *)v, (Py_ssize_t)vl, ids, m, tuple);
     if (row != DECLINE) return row;
     *raw = PyBytes_FromStringAndSize(v, (Py_ssize_t)vl);
     return *raw ? DECLINE : NULL;
@@ -219,18 +220,17 @@ static PyObject *read_row(Reader *r, const char *key, size_t klen, PyObject *sch
     const char *v;
     size_t vl;
     rc = engine_get(r, key, klen, &v, &vl);
-    if (rc == LT_OK) row = decode_or_copy(v, vl, ids, m, &raw);
+    if (rc == LT_OK) row = decode_or_copy(v, vl, ids, m, 1, &raw);
     out = finish(r, rc == LT_OK ? Py_NewRef(Py_None)
                     : rc == LT_ENOTFOUND ? PyList_New(0) : not_implemented());
     if (!out || rc != LT_OK) goto done;
     Py_CLEAR(out);
-    if (row == DECLINE) row = ltsp_py_decode(raw, schema);
+    if (row == DECLINE && (row = ltsp_py_decode(raw, schema)))
+        Py_SETREF(row, PyList_AsTuple(row));
     if (!row) goto done;
-    PyObject *t = PyList_AsTuple(row);
-    if (t) {
-        out = PyList_New(1);
-        if (out) PyList_SET_ITEM(out, 0, t);
-        else Py_DECREF(t);
+    if ((out = PyList_New(1))) {
+        PyList_SET_ITEM(out, 0, row);
+        row = NULL;
     }
 done:
     if (row != DECLINE) Py_XDECREF(row);
@@ -399,12 +399,12 @@ static PyObject *index_core(Reader *r, const char *start, size_t sl, const char 
         goto done;
     for (size_t i = 0; i < f.n; i++) {
         const char *v = f.vals + f.off[i];
-        PyObject *raw = NULL, *row = decode_or_copy(v, f.vlen[i], ids, m, &raw);
+        PyObject *raw = NULL, *row = decode_or_copy(v, f.vlen[i], ids, m, tuples, &raw);
         if (row == DECLINE) {
             row = ltsp_py_decode(raw, schema);
             Py_DECREF(raw);
+            if (row && tuples) Py_SETREF(row, PyList_AsTuple(row));
         }
-        if (row && tuples) Py_SETREF(row, PyList_AsTuple(row));
         if (!row) { Py_CLEAR(out); break; }
         PyList_SET_ITEM(out, (Py_ssize_t)i, row);
     }

@@ -208,7 +208,10 @@ class Cursor:
 
     def fetchall(self):
         """Every remaining row, as a list."""
-        return list(self._result())
+        rows = self._rows
+        if rows is None or self._closed or self._connection._closed:
+            rows = self._result()           # raises the right error
+        return list(rows)
 
     def __iter__(self):
         return self
