@@ -269,6 +269,9 @@ int  lt_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_i
                             size_t *n_items, size_t *used);
 int  lt_txn_iter_close(lt_txn_iter *it);
 void lt_txn_iter_free(lt_txn_iter *it);
+int  lt_txn_scan(lt_txn *t, const char *start, size_t slen, const char *end, size_t elen,
+                 int reverse, char *buf, size_t cap, size_t max_items, size_t *n_items,
+                 size_t *used, int *finished);
 
 int64_t ltpy_txn_get(lt_txn *t, const char *key, size_t klen, const char **val);
 int  ltpy_txn_put_many(lt_txn *t, const char *keys, const uint32_t *klens,

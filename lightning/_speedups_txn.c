@@ -38,10 +38,8 @@
 
 static struct {
     int (*get)(lt_txn *, const void *, size_t, const char **, size_t *);
-    int (*iter_new)(lt_txn *, const void *, size_t, const void *, size_t, int,
-                    lt_txn_iter **);
-    int (*iter_batch)(lt_txn_iter *, char *, size_t, size_t, size_t *, size_t *);
-    void (*iter_free)(lt_txn_iter *);
+    int (*scan)(lt_txn *, const void *, size_t, const void *, size_t, int, char *, size_t,
+                size_t, size_t *, size_t *, int *);
 } eng;
 
 static void *address(PyObject *o) {
@@ -52,17 +50,15 @@ static void *address(PyObject *o) {
 
 PyObject *ltsp_bind_engine(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *a[4];
-    if (!PyArg_ParseTuple(args, "OOOO:bind_engine", &a[0], &a[1], &a[2], &a[3])) return NULL;
-    void *p[4];
-    for (int i = 0; i < 4; i++)
+    PyObject *a[2];
+    if (!PyArg_ParseTuple(args, "OO:bind_engine", &a[0], &a[1])) return NULL;
+    void *p[2];
+    for (int i = 0; i < 2; i++)
         if (!(p[i] = address(a[i]))) return NULL;
     /* function pointers from object pointers: the addresses cffi gave for these
-     * exact functions (lt_txn_get, lt_txn_iter_new, _next_batch, _free) */
+     * exact functions (lt_txn_get, lt_txn_scan) */
     memcpy(&eng.get, &p[0], sizeof p[0]);
-    memcpy(&eng.iter_new, &p[1], sizeof p[1]);
-    memcpy(&eng.iter_batch, &p[2], sizeof p[2]);
-    memcpy(&eng.iter_free, &p[3], sizeof p[3]);
+    memcpy(&eng.scan, &p[1], sizeof p[1]);
     Py_RETURN_NONE;
 }
 
@@ -336,20 +332,13 @@ static int index_fetch(Reader *r, const char *start, size_t sl, const char *end,
                        int reverse, const char *rp, size_t rpl, size_t fixed,
                        size_t limit, fetched *f) {
     char buf[INDEX_BATCH], key[MAX_ROW_KEY];
-    lt_txn_iter *it = NULL;
-    size_t n = 0, off = 0, got = 0, used = 0;
-    int rc = eng.iter_new(r->h, start, sl, end, el, reverse, &it);
-    if (rc != LT_OK) return 0;
-    /* a batch also ends where the next entry does not fit: go on until the engine
-     * reports the end (no entry, nothing needed) */
-    while ((rc = eng.iter_batch(it, buf + off, INDEX_BATCH - off, limit + 1 - n, &got,
-                                &used)) == LT_OK && got > 0) {
-        n += got;
-        off += used;
-        if (n > limit) break;
-    }
-    eng.iter_free(it);
-    if (rc != LT_OK || n > limit || got != 0 || used != 0 || rpl > MAX_ROW_KEY) return 0;
+    size_t n, used;
+    int finished;
+    /* one more entry than the limit, to know there are too many; the range must
+     * have been read to its end */
+    int rc = eng.scan(r->h, start, sl, end, el, reverse, buf, INDEX_BATCH, limit + 1, &n,
+                      &used, &finished);
+    if (rc != LT_OK || !finished || n > limit || rpl > MAX_ROW_KEY) return 0;
     memcpy(key, rp, rpl);
     const char *p = buf;
     for (size_t i = 0; i < n; i++) {

@@ -54,8 +54,7 @@ except ImportError:                         # not built: every read goes through
 else:
     _TxnReader = _speedups.TxnReader
     _speedups.bind_engine(*(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
-                            for name in ("lt_txn_get", "lt_txn_iter_new",
-                                         "lt_txn_iter_next_batch", "lt_txn_iter_free")))
+                            for name in ("lt_txn_get", "lt_txn_scan")))
 
 
 def _free_txn(h, db):

@@ -148,5 +148,9 @@ void db_remove_pending(lt_engine *e, uint64_t number); /* REQUIRES: mu held */
 
 /* db_iter.c: invalidate an iterator (on handle close). */
 void db_iter_release(struct lt_iterator *it);
+/* Open a closed (or open: it is closed first) iterator again on a new range at
+ * `snap`, reusing its memory (transactions' one-shot scans, txn.c). */
+int  lt_iter_reopen(struct lt_iterator *it, lt_snapshot *snap, const void *start,
+                    size_t slen, const void *end, size_t elen, int reverse);
 
 #endif

@@ -43,31 +43,25 @@ void db_iter_release(struct lt_iterator *it) {
     it->prev = it->next = NULL;
 }
 
-int lt_iter_new(lt_db *db, lt_snapshot *snap, const void *start, size_t slen, const void *end,
-                size_t elen, int reverse, lt_iterator **out) {
-    int rc = db_enter(db, "iterator");
-    if (rc) return rc;
+/* Open `it` (new, or closed by lt_iter_close) on [start, end) at `snap`: pin the
+ * memtables and version, build the merged internal iterator, register with the
+ * handle. The caller is inside db_enter. On failure `it` is left closed. */
+static int iter_open(lt_db *db, struct lt_iterator *it, lt_snapshot *snap, const void *start,
+                     size_t slen, const void *end, size_t elen, int reverse) {
     lt_engine *e = db->e;
-    if (snap && (snap->released || snap->db != db)) {
-        db_leave(db);
+    int rc = LT_OK, n = 0, cap = 8;
+    if (snap && (snap->released || snap->db != db))
         return lt_seterr(snap->released ? LT_ECLOSED : LT_EINVAL, "iterator: snapshot %s",
                          snap->released ? "is released" : "belongs to another handle");
-    }
-    struct lt_iterator *it = calloc(1, sizeof *it);
-    lt_iter **its = NULL;
-    int n = 0, cap = 0;
-    if (!it) { db_leave(db); return lt_seterr(LT_ENOMEM, "iterator: out of memory"); }
-    it->db = db;
     it->reverse = reverse;
-    if (start) {
-        it->has_start = 1;
-        if (lt_buf_append(&it->start, slen ? start : "", slen)) rc = LT_ENOMEM;
-    }
-    if (end) {
-        it->has_end = 1;
-        if (lt_buf_append(&it->end, elen ? end : "", elen)) rc = LT_ENOMEM;
-    }
-    if (rc) { rc = lt_seterr(rc, "iterator: out of memory"); goto fail; }
+    it->has_start = start != NULL;
+    it->has_end = end != NULL;
+    it->start.size = it->end.size = it->ek.size = it->ev.size = it->skip.size = 0;
+    it->started = it->finished = it->pending = it->has_skip = it->status = 0;
+    if ((start && lt_buf_append(&it->start, slen ? start : "", slen)) ||
+        (end && lt_buf_append(&it->end, elen ? end : "", elen)))
+        return lt_seterr(LT_ENOMEM, "iterator: out of memory");
+    lt_iter *small[8], **its = small;
     pthread_mutex_lock(&e->mu);
     it->seq = snap ? snap->seq : atomic_load(&e->visible_seq);
     it->mem = e->mem;
@@ -75,35 +69,56 @@ int lt_iter_new(lt_db *db, lt_snapshot *snap, const void *start, size_t slen, co
     if ((it->imm = e->imm)) lt_memtable_ref(it->imm);
     it->v = lt_vset_current_ref(e->vs);
     pthread_mutex_unlock(&e->mu);
-    cap = 4;
-    its = malloc((size_t)cap * sizeof *its);
-    if (!its) { rc = lt_seterr(LT_ENOMEM, "iterator: out of memory"); goto fail; }
     its[n++] = lt_memtable_iter(it->mem);
     if (it->imm) its[n++] = lt_memtable_iter(it->imm);
     for (int i = 0; i < n; i++) if (!its[i]) rc = lt_seterr(LT_ENOMEM, "iterator: out of memory");
-    if (rc == LT_OK) rc = lt_version_iterators(it->v, &its, &n, &cap);
+    if (rc == LT_OK) rc = lt_version_iterators(it->v, &its, &n, &cap, small);
     if (rc == LT_OK && !(it->in = lt_iter_merging(lt_ikey_cmp, its, n)))
         rc = lt_seterr(LT_ENOMEM, "iterator: out of memory");
+    if (rc) for (int i = 0; i < n; i++) lt_iter_destroy(its[i]);
+    if (its != small) free(its);
     if (rc) {
-        for (int i = 0; i < n; i++) lt_iter_destroy(its[i]);
-        goto fail;
+        release_internals(it);
+        it->closed = 1;
+        return rc;
     }
-    free(its);
-    db_handle_ref(db);
+    it->closed = 0;
     pthread_mutex_lock(&db->children_mu);
+    it->prev = NULL;
     it->next = db->iters;
     if (db->iters) db->iters->prev = it;
     db->iters = it;
     pthread_mutex_unlock(&db->children_mu);
+    return LT_OK;
+}
+
+int lt_iter_new(lt_db *db, lt_snapshot *snap, const void *start, size_t slen, const void *end,
+                size_t elen, int reverse, lt_iterator **out) {
+    int rc = db_enter(db, "iterator");
+    if (rc) return rc;
+    struct lt_iterator *it = calloc(1, sizeof *it);
+    if (!it) { db_leave(db); return lt_seterr(LT_ENOMEM, "iterator: out of memory"); }
+    it->db = db;
+    if ((rc = iter_open(db, it, snap, start, slen, end, elen, reverse))) {
+        lt_buf_free(&it->start);
+        lt_buf_free(&it->end);
+        free(it);
+        db_leave(db);
+        return rc;
+    }
+    db_handle_ref(db);
     *out = it;
     db_leave(db);
     return LT_OK;
-fail:
-    free(its);
-    release_internals(it);
-    lt_buf_free(&it->start);
-    lt_buf_free(&it->end);
-    free(it);
+}
+
+int lt_iter_reopen(lt_iterator *it, lt_snapshot *snap, const void *start, size_t slen,
+                   const void *end, size_t elen, int reverse) {
+    lt_db *db = it->db;
+    int rc = db_enter(db, "iterator");
+    if (rc) return rc;
+    lt_iter_close(it);
+    rc = iter_open(db, it, snap, start, slen, end, elen, reverse);
     db_leave(db);
     return rc;
 }
@@ -120,19 +135,22 @@ static int set_pending(struct lt_iterator *it, lt_slice k, lt_slice v) {
 
 /* Position the internal iterator at the first candidate. */
 static int start(struct lt_iterator *it) {
-    lt_buf k = {0};
+    char stack[256];
+    lt_buf heap = {0};
+    lt_slice k;
     it->started = 1;
-    if (!it->reverse) {
-        if (!it->has_start) { lt_iter_seek_first(it->in); return LT_OK; }
-        if (lt_ikey_append(&k, S(&it->start), LT_MAX_SEQ, LT_TYPE_FOR_SEEK)) return lt_seterr(LT_ENOMEM, "iterator: out of memory");
-        lt_iter_seek(it->in, lt_slice_make(k.data, k.size));
-    } else {
-        if (!it->has_end) { lt_iter_seek_last(it->in); return LT_OK; }
-        if (lt_ikey_append(&k, S(&it->end), LT_MAX_SEQ, LT_TYPE_FOR_SEEK)) return lt_seterr(LT_ENOMEM, "iterator: out of memory");
-        lt_iter_seek(it->in, lt_slice_make(k.data, k.size));
+    if (!it->reverse ? !it->has_start : !it->has_end) {
+        if (!it->reverse) lt_iter_seek_first(it->in);
+        else lt_iter_seek_last(it->in);
+        return LT_OK;
+    }
+    if (lt_seek_key(S(!it->reverse ? &it->start : &it->end), stack, sizeof stack, &heap, &k))
+        return LT_ENOMEM;
+    lt_iter_seek(it->in, k);
+    if (it->reverse) {
         if (lt_iter_valid(it->in)) lt_iter_prev(it->in); else lt_iter_seek_last(it->in);
     }
-    lt_buf_free(&k);
+    lt_buf_free(&heap);
     return LT_OK;
 }
 

@@ -22,6 +22,18 @@ int lt_ikey_append(lt_buf *buf, lt_slice user_key, uint64_t seq, int type) {
     return LT_OK;
 }
 
+int lt_seek_key(lt_slice user_key, char *stack, size_t cap, lt_buf *heap, lt_slice *out) {
+    if (user_key.size + 8 <= cap) {
+        if (user_key.size) memcpy(stack, user_key.data, user_key.size);
+        lt_put_fixed64(stack + user_key.size, lt_pack_trailer(LT_MAX_SEQ, LT_TYPE_FOR_SEEK));
+        *out = lt_slice_make(stack, user_key.size + 8);
+        return LT_OK;
+    }
+    int rc = lt_ikey_append(heap, user_key, LT_MAX_SEQ, LT_TYPE_FOR_SEEK);
+    *out = lt_slice_make(heap->data, heap->size);
+    return rc;
+}
+
 void lt_table_file_name(char *out, size_t cap, const char *dir, uint64_t number) {
     snprintf(out, cap, "%s/%06llu.ldt", dir, (unsigned long long)number);
 }

@@ -66,6 +66,7 @@ struct lt_txn {
     size_t nranges, capranges;
     lt_buf val;                    /* value returned by lt_txn_get from the buffer */
     lt_txn_iter *iters;            /* open iterators */
+    lt_txn_iter *scratch;          /* lt_txn_scan's iterator, detached between calls */
     char msg[640];                 /* conflict message, written by txn_validate */
 };
 
@@ -185,6 +186,7 @@ static int txn_validate(void *arg, uint64_t last_seq) {
 /* ---- begin / end ----------------------------------------------------------------- */
 
 static void iter_detach(lt_txn_iter *it);
+static void iter_release_memory(lt_txn_iter *it);
 
 /* End the transaction: close its iterators, release its snapshot and registration,
  * free its buffers. `abort_stat` is the counter to bump (NULL: none). */
@@ -602,6 +604,7 @@ int lt_txn_rollback(lt_txn *t) {
 void lt_txn_free(lt_txn *t) {
     if (!t) return;
     lt_txn_rollback(t);
+    if (t->scratch) iter_release_memory(t->scratch);   /* detached: touches no one */
     db_handle_unref(t->db);
     free(t);
 }
@@ -620,32 +623,45 @@ static void iter_detach(lt_txn_iter *it) {
     it->mit = NULL;
 }
 
-int lt_txn_iter_new(lt_txn *t, const void *start, size_t slen, const void *end, size_t elen,
-                    int reverse, lt_txn_iter **out) {
-    int rc = txn_enter(t, "scan");
-    if (rc) return rc;
-    lt_db *db = t->db;
-    lt_txn_iter *it = calloc(1, sizeof *it);
-    if (!it) { db_leave(db); return lt_seterr(LT_ENOMEM, "scan: out of memory"); }
+/* Set up `it` (zeroed, or detached after an earlier scan: its memory is reused) as a
+ * scan of [start, end) in t and attach it. The caller is inside txn_enter. On
+ * failure `it` stays detached and keeps what it owns (the caller frees it). */
+static int iter_init(lt_txn *t, lt_txn_iter *it, const void *start, size_t slen,
+                     const void *end, size_t elen, int reverse) {
+    int rc;
+    lt_iterator *sit = it->sit;
+    lt_buf kept[5] = {it->start, it->end, it->bk, it->bv, it->last};
+    char *sbuf = it->sbuf;
+    size_t scap = it->scap;
+    memset(it, 0, sizeof *it);
+    it->start = kept[0]; it->end = kept[1]; it->bk = kept[2]; it->bv = kept[3];
+    it->last = kept[4];
+    it->start.size = it->end.size = it->bk.size = it->bv.size = it->last.size = 0;
+    it->sit = sit;
+    it->sbuf = sbuf;
+    it->scap = sbuf ? scap : SNAP_BUF_MIN;
     it->reverse = reverse != 0;
     it->range = NO_RANGE;
-    it->scap = SNAP_BUF_MIN;
     if ((start && (it->has_start = 1) && lt_buf_append(&it->start, slen ? start : "", slen)) ||
         (end && (it->has_end = 1) && lt_buf_append(&it->end, elen ? end : "", elen)) ||
-        !(it->sbuf = malloc(it->scap))) {
-        rc = lt_seterr(LT_ENOMEM, "scan: out of memory");
-        goto fail;
-    }
-    if ((rc = lt_iter_new(db, t->snap, start, slen, end, elen, reverse, &it->sit))) goto fail;
+        (!it->sbuf && !(it->sbuf = malloc(it->scap))))
+        return lt_seterr(LT_ENOMEM, "scan: out of memory");
+    rc = it->sit ? lt_iter_reopen(it->sit, t->snap, start, slen, end, elen, reverse)
+                 : lt_iter_new(t->db, t->snap, start, slen, end, elen, reverse, &it->sit);
+    if (rc) return rc;
     if (t->buf) {
-        if (!(it->mit = lt_memtable_iter(t->buf))) { rc = lt_seterr(LT_ENOMEM, "scan: out of memory"); goto fail; }
+        if (!(it->mit = lt_memtable_iter(t->buf))) return lt_seterr(LT_ENOMEM, "scan: out of memory");
         it->mseq = t->nwrites;
     }
     if (t->reads) {   /* serializable read-write: the range is validated at commit */
         if (t->nranges == t->capranges) {
             size_t c = t->capranges ? t->capranges * 2 : 8;
             txn_range *p = realloc(t->ranges, c * sizeof *p);
-            if (!p) { rc = lt_seterr(LT_ENOMEM, "scan: out of memory"); goto fail; }
+            if (!p) {
+                lt_iter_destroy(it->mit);
+                it->mit = NULL;
+                return lt_seterr(LT_ENOMEM, "scan: out of memory");
+            }
             t->ranges = p;
             t->capranges = c;
         }
@@ -656,17 +672,63 @@ int lt_txn_iter_new(lt_txn *t, const void *start, size_t slen, const void *end, 
     it->next = t->iters;
     if (t->iters) t->iters->prev = it;
     t->iters = it;
-    *out = it;
-    db_leave(db);
     return LT_OK;
-fail:
+}
+
+static void iter_release_memory(lt_txn_iter *it) {
     lt_iter_destroy(it->mit);
     if (it->sit) lt_iter_free(it->sit);
     free(it->sbuf);
     lt_buf_free(&it->start);
     lt_buf_free(&it->end);
+    lt_buf_free(&it->bk);
+    lt_buf_free(&it->bv);
+    lt_buf_free(&it->last);
     free(it);
-    db_leave(db);
+}
+
+int lt_txn_iter_new(lt_txn *t, const void *start, size_t slen, const void *end, size_t elen,
+                    int reverse, lt_txn_iter **out) {
+    int rc = txn_enter(t, "scan");
+    if (rc) return rc;
+    lt_txn_iter *it = calloc(1, sizeof *it);
+    if (!it) rc = lt_seterr(LT_ENOMEM, "scan: out of memory");
+    else if ((rc = iter_init(t, it, start, slen, end, elen, reverse))) iter_release_memory(it);
+    else *out = it;
+    db_leave(t->db);
+    return rc;
+}
+
+int lt_txn_scan(lt_txn *t, const void *start, size_t slen, const void *end, size_t elen,
+                int reverse, char *buf, size_t cap, size_t max_items, size_t *n_items,
+                size_t *used, int *finished) {
+    *n_items = *used = 0;
+    *finished = 0;
+    int rc = txn_enter(t, "scan");
+    if (rc) return rc;
+    lt_txn_iter *it = t->scratch;
+    if (!it && !(it = t->scratch = calloc(1, sizeof *it)))
+        rc = lt_seterr(LT_ENOMEM, "scan: out of memory");
+    else
+        rc = iter_init(t, it, start, slen, end, elen, reverse);
+    db_leave(t->db);
+    size_t off = 0, got, need;
+    while (rc == LT_OK && *n_items < max_items) {
+        rc = lt_txn_iter_next_batch(it, buf + off, cap - off, max_items - *n_items, &got,
+                                    &need);
+        if (rc || got == 0) {       /* the end (need 0), or the next entry does not fit */
+            *finished = rc == LT_OK && need == 0;
+            if (rc == LT_OK && *n_items == 0) *used = need;
+            break;
+        }
+        *n_items += got;
+        off += need;
+    }
+    if (*n_items) *used = off;
+    if (it) {                       /* kept by t for the next one-shot scan */
+        iter_detach(it);
+        if (it->sit) lt_iter_close(it->sit);   /* (when iter_init failed half-way) */
+    }
     return rc;
 }
 
@@ -757,12 +819,14 @@ static int b_advance(lt_txn_iter *it) {
 static int iter_start(lt_txn_iter *it) {
     it->started = 1;
     if (it->mit) {
-        lt_buf k = {0};
+        char stack[256];
+        lt_buf heap = {0};
+        lt_slice k;
         if (!it->reverse ? it->has_start : it->has_end) {
-            if (lt_ikey_append(&k, S(it->reverse ? &it->end : &it->start), LT_MAX_SEQ, LT_TYPE_FOR_SEEK))
-                return lt_seterr(LT_ENOMEM, "scan: out of memory");
-            lt_iter_seek(it->mit, lt_slice_make(k.data, k.size));
-            lt_buf_free(&k);
+            if (lt_seek_key(S(it->reverse ? &it->end : &it->start), stack, sizeof stack, &heap, &k))
+                return LT_ENOMEM;
+            lt_iter_seek(it->mit, k);
+            lt_buf_free(&heap);
             if (it->reverse) {
                 if (lt_iter_valid(it->mit)) lt_iter_prev(it->mit); else lt_iter_seek_last(it->mit);
             }
@@ -866,12 +930,5 @@ int lt_txn_iter_close(lt_txn_iter *it) {
 void lt_txn_iter_free(lt_txn_iter *it) {
     if (!it) return;
     iter_detach(it);
-    if (it->sit) lt_iter_free(it->sit);
-    free(it->sbuf);
-    lt_buf_free(&it->start);
-    lt_buf_free(&it->end);
-    lt_buf_free(&it->bk);
-    lt_buf_free(&it->bv);
-    lt_buf_free(&it->last);
-    free(it);
+    iter_release_memory(it);
 }

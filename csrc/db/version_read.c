@@ -2,6 +2,7 @@
  * over level-0 files and concatenated deeper levels, and overlap queries used by
  * compaction. */
 #include <stdlib.h>
+#include <string.h>
 #include "version_set.h"
 #include "../util/status.h"
 
@@ -153,12 +154,14 @@ lt_iter *lt_version_level_iter(lt_version *v, int level) {
     return it;
 }
 
-static int push(lt_iter ***its, int *n, int *cap, lt_iter *it) {
+static int push(lt_iter ***its, int *n, int *cap, lt_iter **fixed, lt_iter *it) {
     if (!it) return lt_seterr(LT_ENOMEM, "iterator: out of memory");
     if (*n == *cap) {
         int c = *cap ? *cap * 2 : 16;
-        lt_iter **p = realloc(*its, (size_t)c * sizeof *p);
+        lt_iter **p = *its == fixed ? malloc((size_t)c * sizeof *p)
+                                    : realloc(*its, (size_t)c * sizeof *p);
         if (!p) { lt_iter_destroy(it); return lt_seterr(LT_ENOMEM, "iterator: out of memory"); }
+        if (*its == fixed && *n) memcpy(p, fixed, (size_t)*n * sizeof *p);
         *its = p;
         *cap = c;
     }
@@ -166,15 +169,16 @@ static int push(lt_iter ***its, int *n, int *cap, lt_iter *it) {
     return LT_OK;
 }
 
-int lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap) {
+int lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap, lt_iter **fixed) {
     int rc = LT_OK;
     for (int i = v->nfiles[0] - 1; i >= 0 && rc == LT_OK; i--) {
         lt_table *t;
         rc = lt_vset_table(v->vs, v->files[0][i], &t);
-        if (rc == LT_OK) rc = push(its, n, cap, lt_table_iter_fill(t, LT_SCAN_FILL_BLOCKS));
+        if (rc == LT_OK)
+            rc = push(its, n, cap, fixed, lt_table_iter_fill(t, LT_SCAN_FILL_BLOCKS));
     }
     for (int l = 1; l < LT_NUM_LEVELS && rc == LT_OK; l++)
-        if (v->nfiles[l] > 0) rc = push(its, n, cap, lt_version_level_iter(v, l));
+        if (v->nfiles[l] > 0) rc = push(its, n, cap, fixed, lt_version_level_iter(v, l));
     return rc;
 }
 

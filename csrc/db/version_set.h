@@ -135,8 +135,10 @@ int  lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out);
 #define LT_SCAN_FILL_BLOCKS 4
 
 /* Append iterators (caller owns them) over every file of v to its array:
- * one per level-0 file, one concatenating iterator per deeper level. */
-int  lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap);
+ * one per level-0 file, one concatenating iterator per deeper level. The array
+ * (*cap entries) grows on the heap; `fixed` names the caller's initial array, which
+ * is copied rather than reallocated (NULL: *its is a heap array or NULL). */
+int  lt_version_iterators(lt_version *v, lt_iter ***its, int *n, int *cap, lt_iter **fixed);
 /* Concatenating iterator over one level's files (level >= 1). Pins v. */
 lt_iter *lt_version_level_iter(lt_version *v, int level);
 

@@ -288,6 +288,18 @@ int  lt_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_i
                             size_t *n_items, size_t *used);
 int  lt_txn_iter_close(lt_txn_iter *it);
 void lt_txn_iter_free(lt_txn_iter *it);
+/* A short scan in one call (an SQL index lookup): what lt_txn_iter_new, repeated
+ * lt_txn_iter_next_batch calls into one buffer and lt_txn_iter_free would give, with
+ * the iterator's memory kept by the transaction for its next lt_txn_scan. Fills
+ * `buf` with up to `max_items` entries in the lt_iter_next_batch format, stopping
+ * early where the next entry does not fit. *finished = 1 when the end of the range
+ * was reached (the entries are then all of it, and under LT_TXN_SERIALIZABLE all of
+ * [start, end) counts as read); otherwise the part delivered counts, as for an
+ * iterator. A first entry bigger than `cap`: *n_items = 0, *used = the size needed,
+ * *finished = 0. Same errors as lt_txn_iter_new / lt_txn_iter_next_batch. */
+int  lt_txn_scan(lt_txn *t, const void *start, size_t slen, const void *end, size_t elen,
+                 int reverse, char *buf, size_t cap, size_t max_items, size_t *n_items,
+                 size_t *used, int *finished);
 
 /* ---- maintenance -------------------------------------------------------------------- */
 /* Write the memtable to a level-0 table and wait for it. */

@@ -3,7 +3,7 @@
  * savepoints, conflicts under both isolation levels (keys, reads, scanned ranges),
  * read-only transactions, the write buffer limit, use after the end, lt_txn_insert
  * and its validation, and the write buffer's skiplist (a memtable) under inserts in
- * mixed orders (the writer's splice hint). */
+ * mixed orders (the writer's splice hint); one-shot scans (lt_txn_scan). */
 #include <stdint.h>
 #include "../include/lightning.h"
 #include "../db/conflict.h"
@@ -463,11 +463,114 @@ static void test_buffer_order(void) {
     lt_memtable_unref(m);
 }
 
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+/* The entries of an lt_txn_scan as "k=v;" text. */
+static int oscan(lt_txn *t, const char *a, const char *b, int reverse, size_t cap,
+                 size_t max, char *out, size_t ocap, size_t *n, int *finished) {
+    char buf[512];
+    size_t used;
+    int rc = lt_txn_scan(t, a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, reverse, buf, cap,
+                         max, n, &used, finished);
+    size_t p = 0, o = 0;
+    out[0] = 0;
+    for (size_t i = 0; rc == LT_OK && i < *n; i++) {
+        uint32_t kl, vl;
+        memcpy(&kl, buf + p, 4);
+        memcpy(&vl, buf + p + 4, 4);
+        o += (size_t)snprintf(out + o, ocap - o, "%.*s=%.*s;", (int)kl, buf + p + 8,
+                              (int)vl, buf + p + 8 + kl);
+        p += 8 + kl + vl;
+    }
+    if (rc == LT_OK && *n && p != used) return -1;     /* sizes must add up */
+    return rc;
+}
+
+/* lt_txn_scan: the same entries as an iterator over random ranges, own writes and
+ * both directions (its iterator reused call after call); `finished` exactly when
+ * the range was read to its end; a range read to its end is validated whole, a cut
+ * one only as far as it went; ECLOSED after the end. */
+static void test_one_shot_scan(void) {
+    lt_env *env;
+    lt_db *db;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = mem_opts(env);
+    CHECK_OK(lt_db_open("/t5", &o, &db));
+    char k[16], want[4096], got[4096];
+    for (int i = 0; i < 40; i += 2) {
+        snprintf(k, sizeof k, "k%02d", i);
+        CHECK_OK(lt_put(db, k, strlen(k), k, strlen(k)));
+    }
+    lt_txn *t;
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t));
+    CHECK_OK(tput(t, "k05", "own"));
+    CHECK_OK(lt_txn_delete(t, "k10", 3));
+    for (int round = 0; round < 400; round++) {
+        char a[16], b[16];
+        int x = (int)(rnd() % 44), y = x + (int)(rnd() % 12), rev = (int)(rnd() % 2);
+        snprintf(a, sizeof a, "k%02d", x);
+        snprintf(b, sizeof b, "k%02d", y);
+        size_t max = 1 + rnd() % 8, n, cap = rnd() % 3 ? 512 : 1 + rnd() % 40;
+        int fin;
+        CHECK_OK(tscan(t, a, b, rev, 100, max, want, sizeof want));
+        CHECK_OK(oscan(t, a, b, rev, cap, max, got, sizeof got, &n, &fin));
+        /* a prefix of the iterator's entries: cut short only by the buffer */
+        CHECK(strncmp(want, got, strlen(got)) == 0);
+        if (cap == 512) CHECK(strcmp(want, got) == 0);
+        /* finished: the whole range came back (no entry left past the last one) */
+        char all[4096];
+        CHECK_OK(tscan(t, a, b, rev, 100, 1000, all, sizeof all));
+        CHECK_EQ_INT(fin, strcmp(all, got) == 0 && n < max);
+    }
+    CHECK_OK(lt_txn_rollback(t));
+    lt_txn_free(t);
+
+    /* Validation: a read to the end covers the whole range ... */
+    size_t n;
+    int fin;
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t));
+    CHECK_OK(oscan(t, "k20", "k30", 0, 512, 10, got, sizeof got, &n, &fin));
+    CHECK(fin && n == 5);
+    CHECK_OK(lt_put(db, "k29", 3, "x", 1));                  /* a phantom in it */
+    CHECK_OK(tput(t, "other", "1"));
+    CHECK_EQ_INT(lt_txn_commit(t, NULL), LT_ECONFLICT);
+    lt_txn_free(t);
+    /* ... one cut short only as far as it went */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t));
+    CHECK_OK(oscan(t, "k30", "k40", 0, 512, 2, got, sizeof got, &n, &fin));
+    CHECK(!fin && n == 2 && strcmp(got, "k30=k30;k32=k32;") == 0);
+    CHECK_OK(lt_put(db, "k39", 3, "x", 1));                  /* past what was read */
+    CHECK_OK(tput(t, "other", "2"));
+    CHECK_OK(lt_txn_commit(t, NULL));
+    lt_txn_free(t);
+    /* an empty range read to its end: a phantom in it conflicts */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SERIALIZABLE, 0, 0, &t));
+    CHECK_OK(oscan(t, "m", "n", 1, 512, 3, got, sizeof got, &n, &fin));
+    CHECK(fin && n == 0);
+    CHECK_OK(lt_put(db, "m1", 2, "x", 1));
+    CHECK_OK(tput(t, "other", "3"));
+    CHECK_EQ_INT(lt_txn_commit(t, NULL), LT_ECONFLICT);
+    CHECK_EQ_INT(oscan(t, "a", "z", 0, 512, 3, got, sizeof got, &n, &fin), LT_ECLOSED);
+    CHECK(n == 0 && !fin);
+    lt_txn_free(t);
+    /* a first entry bigger than the buffer: the size it needs */
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t));
+    char buf[8];
+    size_t used;
+    CHECK_OK(lt_txn_scan(t, "k00", 3, "k01", 3, 0, buf, sizeof buf, 5, &n, &used, &fin));
+    CHECK(n == 0 && used == 8 + 3 + 3 && !fin);
+    lt_txn_free(t);                                         /* frees its scan memory */
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
 int main(void) {
     RUN(test_tracker);
     RUN(test_read_your_writes);
     RUN(test_conflicts);
     RUN(test_insert);
     RUN(test_buffer_order);
+    RUN(test_one_shot_scan);
     TEST_MAIN_END();
 }
