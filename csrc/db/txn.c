@@ -11,9 +11,13 @@
  *             deletion is a tombstone. Reads take the newest version.
  *   Savepoint the write number at the time it was taken; rolling back to it rebuilds
  *             the buffer from the versions at or below it (exact, O(buffer)).
+ *   Reads     (serializable read-write) every key read is appended to `rkeys`, and
+ *             every scanned range to `ranges`, for validation.
  *   Scans     merge the buffer (as of the scan's creation) over an lt_iterator at the
  *             snapshot, in either direction; the buffer wins on equal keys and its
  *             tombstones hide snapshot entries. Output is lt_iter_next_batch's format.
+ *             lt_txn_scan does a short scan in one call with an iterator the
+ *             transaction keeps (`scratch`, detached between calls).
  *   Commit    the newest version of each buffered key becomes one lt_batch, handed to
  *             lt_write with txn_validate as the hook: the commit leader runs it under
  *             the engine mutex, in commit order, after earlier commits (also earlier
@@ -28,7 +32,7 @@
  *             savepoint that undoes such a put records the read then (`ins`).
  * Numbered invariants:
  *   1. Every version in `buf` has write number <= nwrites, and sps[] is increasing.
- *   2. Once `ended`, buf/reads/ranges/snap are released and every call but free and
+ *   2. Once `ended`, buf/rkeys/ranges/snap are released and every call but free and
  *      rollback returns LT_ECLOSED.
  *   3. `registered` implies the tracker's `active` count includes this transaction.
  *   4. Every version in `buf` written by lt_txn_insert under serializable has its write
@@ -56,8 +60,10 @@ struct lt_txn {
     uint64_t nwrites;              /* write number of the newest write */
     uint64_t *sps;                 /* savepoint stack: write numbers */
     size_t nsp, capsp;
-    lt_memtable *reads;            /* serializable read-write: keys read */
-    uint64_t nreads;
+    int reads;                     /* serializable read-write: reads are validated */
+    lt_buf rkeys;                  /* the keys read: u32 length + bytes each, in the
+                                    * order read (duplicates kept: cheaper to append
+                                    * than to look up) */
     uint64_t *ins;                 /* serializable read-write: write numbers of the puts
                                     * of lt_txn_insert (increasing), whose absence reads
                                     * were not recorded */
@@ -167,7 +173,17 @@ static int txn_validate(void *arg, uint64_t last_seq) {
     }
     int rc = check_keys(t, t->buf, c, "written by this transaction");
     if (rc || t->isolation != LT_TXN_SERIALIZABLE) return rc;
-    if ((rc = check_keys(t, t->reads, c, "read by this transaction"))) return rc;
+    for (size_t off = 0; off < t->rkeys.size;) {
+        uint32_t n;
+        memcpy(&n, t->rkeys.data + off, 4);
+        lt_slice k = lt_slice_make(t->rkeys.data + off + 4, n);
+        uint64_t seq = 0;
+        if (lt_conflict_key(c, k, t->snap_seq, &seq)) {
+            conflict_msg(t, "read by this transaction", k, seq);
+            return LT_ECONFLICT;
+        }
+        off += 4 + (size_t)n;
+    }
     for (size_t i = 0; i < t->nranges; i++) {
         txn_range *r = &t->ranges[i];
         if (!r->covered) continue;
@@ -209,7 +225,8 @@ static void txn_end(lt_txn *t, atomic_uint_fast64_t *(*stat)(lt_engine *)) {
     /* else: the handle was closed; its engine may be gone and is not touched. */
     t->registered = 0;
     if (t->buf) { lt_memtable_unref(t->buf); t->buf = NULL; }
-    if (t->reads) { lt_memtable_unref(t->reads); t->reads = NULL; }
+    lt_buf_free(&t->rkeys);
+    t->reads = 0;
     for (size_t i = 0; i < t->nranges; i++) {
         lt_buf_free(&t->ranges[i].start);
         lt_buf_free(&t->ranges[i].end);
@@ -254,8 +271,8 @@ int lt_txn_begin(lt_db *db, int isolation, int read_only, size_t max_write_bytes
     t->read_only = read_only != 0;
     t->max_write_bytes = max_write_bytes ? max_write_bytes : LT_TXN_DEFAULT_MAX_WRITE_BYTES;
     if (!t->read_only) {
-        if (!(t->buf = lt_memtable_new()) ||
-            (isolation == LT_TXN_SERIALIZABLE && !(t->reads = lt_memtable_new()))) {
+        t->reads = isolation == LT_TXN_SERIALIZABLE;
+        if (!(t->buf = lt_memtable_new())) {
             rc = lt_seterr(LT_ENOMEM, "transaction begin: out of memory");
             goto fail;
         }
@@ -295,7 +312,6 @@ fail:
         pthread_mutex_unlock(&e->mu);
     }
     if (t->buf) lt_memtable_unref(t->buf);
-    if (t->reads) lt_memtable_unref(t->reads);
     db_handle_unref(db);
     free(t);
     db_leave(db);
@@ -319,9 +335,13 @@ static int txn_enter(lt_txn *t, const char *op) {
 /* Serializable read-write: record `k` as read, for validation at commit. */
 static int note_read(lt_txn *t, lt_slice k, const char *op) {
     if (!t->reads) return LT_OK;
-    if (lt_memtable_add(t->reads, t->nreads + 1, LT_TYPE_VALUE, k, lt_slice_make("", 0)))
+    uint32_t n = (uint32_t)k.size;      /* keys are at most LT_MAX_KEY_SIZE */
+    if (lt_buf_reserve(&t->rkeys, 4 + k.size))
         return lt_seterr(LT_ENOMEM, "%s: out of memory", op);
-    t->nreads++;
+    char *p = t->rkeys.data + t->rkeys.size;
+    memcpy(p, &n, 4);
+    if (k.size) memcpy(p + 4, k.data, k.size);
+    t->rkeys.size += 4 + k.size;
     return LT_OK;
 }
 
@@ -649,7 +669,7 @@ static int iter_init(lt_txn *t, lt_txn_iter *it, const void *start, size_t slen,
     rc = it->sit ? lt_iter_reopen(it->sit, t->snap, start, slen, end, elen, reverse)
                  : lt_iter_new(t->db, t->snap, start, slen, end, elen, reverse, &it->sit);
     if (rc) return rc;
-    if (t->buf) {
+    if (t->buf && t->nwrites > 0) {   /* (no writes yet: nothing to merge) */
         if (!(it->mit = lt_memtable_iter(t->buf))) return lt_seterr(LT_ENOMEM, "scan: out of memory");
         it->mseq = t->nwrites;
     }
