@@ -47,7 +47,7 @@
 
 typedef struct txn_range {
     int has_start, has_end, covered;
-    lt_buf start, end;
+    size_t so, sl, eo, el;          /* its bounds: offsets and lengths in t->rbytes */
 } txn_range;
 
 struct lt_txn {
@@ -69,6 +69,7 @@ struct lt_txn {
                                     * were not recorded */
     size_t nins, capins;
     txn_range *ranges;             /* serializable read-write: ranges scanned */
+    lt_buf rbytes;                 /* their bounds (re-recording a range appends) */
     size_t nranges, capranges;
     lt_buf val;                    /* value returned by lt_txn_get from the buffer */
     lt_txn_iter *iters;            /* open iterators */
@@ -187,7 +188,8 @@ static int txn_validate(void *arg, uint64_t last_seq) {
     for (size_t i = 0; i < t->nranges; i++) {
         txn_range *r = &t->ranges[i];
         if (!r->covered) continue;
-        lt_slice s = S(&r->start), e = S(&r->end), k;
+        const char *rb = t->rbytes.data ? t->rbytes.data : "";   /* (all bounds empty) */
+        lt_slice s = lt_slice_make(rb + r->so, r->sl), e = lt_slice_make(rb + r->eo, r->el), k;
         uint64_t seq;
         if (lt_conflict_range(c, r->has_start ? &s : NULL, r->has_end ? &e : NULL,
                               t->snap_seq, &k, &seq)) {
@@ -227,10 +229,7 @@ static void txn_end(lt_txn *t, atomic_uint_fast64_t *(*stat)(lt_engine *)) {
     if (t->buf) { lt_memtable_unref(t->buf); t->buf = NULL; }
     lt_buf_free(&t->rkeys);
     t->reads = 0;
-    for (size_t i = 0; i < t->nranges; i++) {
-        lt_buf_free(&t->ranges[i].start);
-        lt_buf_free(&t->ranges[i].end);
-    }
+    lt_buf_free(&t->rbytes);
     free(t->ranges);
     t->ranges = NULL;
     t->nranges = t->capranges = 0;
@@ -866,25 +865,24 @@ static int note_range(lt_txn_iter *it) {
     lt_txn *t = it->t;
     if (it->range == NO_RANGE || (!it->finished && !it->any)) return LT_OK;
     txn_range *r = &t->ranges[it->range];
-    r->start.size = r->end.size = 0;
-    int rc = 0;
-    if (it->finished || !it->reverse) {
-        r->has_start = it->has_start;
-        rc |= lt_buf_append(&r->start, it->start.data ? it->start.data : "", it->start.size);
-    } else {
-        r->has_start = 1;
-        rc |= lt_buf_append(&r->start, it->last.data ? it->last.data : "", it->last.size);
-    }
-    if (it->finished || it->reverse) {
-        r->has_end = it->has_end;
-        rc |= lt_buf_append(&r->end, it->end.data ? it->end.data : "", it->end.size);
-    } else {   /* [start, last] == [start, last + "\0") */
-        r->has_end = 1;
-        rc |= lt_buf_append(&r->end, it->last.data ? it->last.data : "", it->last.size);
-        rc |= lt_buf_append_byte(&r->end, 0);
-    }
+    lt_buf *b = &t->rbytes;
+    /* start: the scan's, or (reverse, not finished) the last key delivered; end: the
+     * scan's, or (forward, not finished) just past the last key: last + "\0" */
+    int from_last = !it->finished && it->reverse, to_last = !it->finished && !it->reverse;
+    const lt_buf *sb = from_last ? &it->last : &it->start, *eb = to_last ? &it->last : &it->end;
+    r->has_start = from_last || it->has_start;
+    r->has_end = to_last || it->has_end;
+    r->so = b->size;
+    r->sl = sb->size;
+    int rc = lt_buf_append(b, sb->data ? sb->data : "", sb->size);
+    r->eo = b->size;
+    r->el = eb->size + (size_t)to_last;
+    rc |= lt_buf_append(b, eb->data ? eb->data : "", eb->size);
+    if (to_last) rc |= lt_buf_append_byte(b, 0);
     if (rc) {   /* fail safe: an unrecordable range is recorded as everything */
         r->has_start = r->has_end = 0;
+        r->sl = r->el = 0;
+        r->so = r->eo = 0;
     }
     r->covered = 1;
     return LT_OK;
