@@ -269,6 +269,8 @@ int  lt_txn_iter_next_batch(lt_txn_iter *it, char *buf, size_t cap, size_t max_i
                             size_t *n_items, size_t *used);
 int  lt_txn_iter_close(lt_txn_iter *it);
 void lt_txn_iter_free(lt_txn_iter *it);
+int  lt_txn_get_ex(lt_txn *t, const char *key, size_t klen, int flags, const char **val,
+                   size_t *vlen);
 int  lt_txn_scan(lt_txn *t, const char *start, size_t slen, const char *end, size_t elen,
                  int reverse, char *buf, size_t cap, size_t max_items, size_t *n_items,
                  size_t *used, int *finished);

@@ -68,7 +68,7 @@ static PyMethodDef methods[] = {
      "insert_row(spec, row, pending, row_no) -> bool: the KV writes of one row, "
      "or False to leave it to Python."},
     {"bind_engine", ltsp_bind_engine, METH_VARARGS,
-     "bind_engine(lt_txn_get, lt_txn_scan): the engine's addresses (ints), from "
+     "bind_engine(lt_txn_get_ex, lt_txn_scan): the engine's addresses (ints), from "
      "lightning/transaction.py."},
     {"point_row", (PyCFunction)(void (*)(void))ltsp_point_row, METH_FASTCALL,
      "point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented."},

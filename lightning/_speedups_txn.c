@@ -37,7 +37,7 @@
 #include "lightning.h"
 
 static struct {
-    int (*get)(lt_txn *, const void *, size_t, const char **, size_t *);
+    int (*get)(lt_txn *, const void *, size_t, int, const char **, size_t *);
     int (*scan)(lt_txn *, const void *, size_t, const void *, size_t, int, char *, size_t,
                 size_t, size_t *, size_t *, int *);
 } eng;
@@ -56,7 +56,7 @@ PyObject *ltsp_bind_engine(PyObject *self, PyObject *args) {
     for (int i = 0; i < 2; i++)
         if (!(p[i] = address(a[i]))) return NULL;
     /* function pointers from object pointers: the addresses cffi gave for these
-     * exact functions (lt_txn_get, lt_txn_scan) */
+     * exact functions (lt_txn_get_ex, lt_txn_scan) */
     memcpy(&eng.get, &p[0], sizeof p[0]);
     memcpy(&eng.scan, &p[1], sizeof p[1]);
     Py_RETURN_NONE;
@@ -123,7 +123,7 @@ static int unlock(Reader *r) {
 static int engine_get(Reader *r, const char *k, size_t kl, const char **v, size_t *vl) {
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = eng.get(r->h, k, kl, v, vl);
+    rc = eng.get(r->h, k, kl, 0, v, vl);
     Py_END_ALLOW_THREADS
     return rc;
 }
@@ -354,7 +354,7 @@ static int index_fetch(Reader *r, const char *start, size_t sl, const char *end,
         memcpy(key + rpl, pk, pkl);
         const char *v;
         size_t rvl;
-        rc = eng.get(r->h, key, rpl + pkl, &v, &rvl);
+        rc = eng.get(r->h, key, rpl + pkl, LT_GET_PRESENT, &v, &rvl);  /* it should be there */
         if (rc == LT_ENOTFOUND) continue;
         if (rc != LT_OK || keep_value(f, v, rvl) < 0) return 0;
     }

@@ -54,7 +54,7 @@ except ImportError:                         # not built: every read goes through
 else:
     _TxnReader = _speedups.TxnReader
     _speedups.bind_engine(*(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
-                            for name in ("lt_txn_get", "lt_txn_scan")))
+                            for name in ("lt_txn_get_ex", "lt_txn_scan")))
 
 
 def _free_txn(h, db):

@@ -148,6 +148,9 @@ void db_remove_pending(lt_engine *e, uint64_t number); /* REQUIRES: mu held */
 
 /* db_iter.c: invalidate an iterator (on handle close). */
 void db_iter_release(struct lt_iterator *it);
+/* lt_get with LT_GET_* flags (lt_txn_get_ex). */
+int  db_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen, int flags,
+            const char **val, size_t *vlen);
 /* Open a closed (or open: it is closed first) iterator again on a new range at
  * `snap`, reusing its memory (transactions' one-shot scans, txn.c). */
 int  lt_iter_reopen(struct lt_iterator *it, lt_snapshot *snap, const void *start,

@@ -32,6 +32,11 @@ static lt_buf *thread_value_buf(void) {
 
 int lt_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen, const char **val,
            size_t *vlen) {
+    return db_get(db, snap, key, klen, 0, val, vlen);
+}
+
+int db_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen, int flags,
+           const char **val, size_t *vlen) {
     int rc = db_enter(db, "get");
     if (rc) return rc;
     lt_engine *e = db->e;
@@ -63,7 +68,7 @@ int lt_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen, const cha
         out->size = 0;
         if (lt_buf_append(out, found.data, found.size)) rc = lt_seterr(LT_ENOMEM, "get: out of memory");
     } else if (rc == LT_ENOTFOUND && !deleted) {
-        rc = lt_version_get(v, k, seq, out);
+        rc = lt_version_get(v, k, seq, flags, out);
     }
     lt_memtable_unref(mem);
     if (imm) lt_memtable_unref(imm);

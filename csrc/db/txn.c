@@ -358,6 +358,11 @@ static int write_check(lt_txn *t, size_t klen, size_t vlen, const char *op) {
 }
 
 int lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t *vlen) {
+    return lt_txn_get_ex(t, key, klen, 0, val, vlen);
+}
+
+int lt_txn_get_ex(lt_txn *t, const void *key, size_t klen, int flags, const char **val,
+                  size_t *vlen) {
     int rc = txn_enter(t, "get");
     if (rc) return rc;
     lt_db *db = t->db;
@@ -369,7 +374,7 @@ int lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t
     /* Serializable: the read is recorded whatever it finds (an absent key read
      * conflicts with a later insert of it). */
     if ((rc = note_read(t, k, "get"))) { db_leave(db); return rc; }
-    if (t->buf) {
+    if (t->buf && t->nwrites > 0) {
         lt_slice found;
         int deleted = 0;
         rc = lt_memtable_get(t->buf, k, LT_MAX_SEQ, &found, &deleted);
@@ -386,7 +391,7 @@ int lt_txn_get(lt_txn *t, const void *key, size_t klen, const char **val, size_t
         }
         if (deleted) { db_leave(db); return LT_ENOTFOUND; }
     }
-    rc = lt_get(db, t->snap, k.data, k.size, val, vlen);
+    rc = db_get(db, t->snap, k.data, k.size, flags, val, vlen);
     db_leave(db);
     return rc;
 }

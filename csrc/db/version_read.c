@@ -31,11 +31,12 @@ static void saver(void *arg, lt_slice ikey, lt_slice value) {
     }
 }
 
-static int search_file(lt_version *v, lt_file_meta *f, lt_slice lookup, get_state *s) {
+static int search_file(lt_version *v, lt_file_meta *f, lt_slice lookup, int use_filter,
+                       get_state *s) {
     lt_table *t;
     int rc = lt_vset_table(v->vs, f, &t);
     if (rc) return rc;
-    rc = lt_table_get(t, lookup, s, saver);
+    rc = lt_table_get(t, lookup, use_filter, s, saver);
     if (rc) return rc;
     if (s->oom) return lt_seterr(LT_ENOMEM, "get: out of memory");
     if (s->state == 3)
@@ -54,7 +55,7 @@ static int find_file(lt_file_meta **files, int n, lt_slice ikey) {
     return lo;
 }
 
-int lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out) {
+int lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, int flags, lt_buf *out) {
     char stackbuf[512];
     lt_buf lk = {0};
     lt_slice lookup;
@@ -73,7 +74,7 @@ int lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out) {
         lt_file_meta *f = v->files[0][i];
         if (lt_slice_cmp(ukey, lt_ikey_user(fsmall(f))) < 0 ||
             lt_slice_cmp(ukey, lt_ikey_user(flarge(f))) > 0) continue;
-        rc = search_file(v, f, lookup, &s);
+        rc = search_file(v, f, lookup, !(flags & LT_GET_PRESENT), &s);
     }
     for (int l = 1; l < LT_NUM_LEVELS && rc == LT_OK && s.state == 0; l++) {
         int n = v->nfiles[l];
@@ -82,7 +83,7 @@ int lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out) {
         if (i >= n) continue;
         lt_file_meta *f = v->files[l][i];
         if (lt_slice_cmp(ukey, lt_ikey_user(fsmall(f))) < 0) continue;
-        rc = search_file(v, f, lookup, &s);
+        rc = search_file(v, f, lookup, !(flags & LT_GET_PRESENT), &s);
     }
     lt_buf_free(&lk);
     if (rc) return rc;

@@ -127,8 +127,9 @@ void lt_version_unref(lt_version *v);
 int  lt_vset_table(lt_vset *vs, lt_file_meta *f, lt_table **out);
 
 /* Point lookup of user key at sequence `seq` through the levels. Returns LT_OK with
- * the value appended to `out` (cleared first), LT_ENOTFOUND, or an error. */
-int  lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, lt_buf *out);
+ * the value appended to `out` (cleared first), LT_ENOTFOUND, or an error. `flags`:
+ * LT_GET_PRESENT skips the tables' bloom filters (see lightning.h). */
+int  lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, int flags, lt_buf *out);
 
 /* Blocks a user iterator adds to the block cache per table file: a short range scan
  * warms the cache like a get does, a long scan does not flush it. */

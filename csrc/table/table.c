@@ -160,14 +160,15 @@ void lt_table_free(lt_table *t) {
     free(t);
 }
 
-int lt_table_get(lt_table *t, lt_slice ikey, void *arg,
+int lt_table_get(lt_table *t, lt_slice ikey, int use_filter, void *arg,
                  void (*saver)(void *arg, lt_slice ikey, lt_slice value)) {
     lt_block_cursor c;
     lt_block *blk;
     lt_cache_handle *ch;
     if (ikey.size < 8)
         return lt_seterr(LT_EINVAL, "%s: lookup key of %zu bytes", t->name, ikey.size);
-    if (t->filter.size && !lt_bloom_may_match(t->filter, lt_ikey_user(ikey))) return LT_OK;
+    if (use_filter && t->filter.size && !lt_bloom_may_match(t->filter, lt_ikey_user(ikey)))
+        return LT_OK;
 
     lt_block_cursor_init(&c, t->index, lt_block_ikey_cmp);
     lt_block_cursor_seek(&c, ikey);

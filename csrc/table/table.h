@@ -68,8 +68,10 @@ void lt_table_free(lt_table *t);
  * then has a user key different from ikey's, so callers that look for ikey's user
  * key lose nothing). Returns LT_OK (whether or not saver ran) or an error
  * (LT_ECORRUPT, LT_EIO, LT_ENOMEM; LT_EINVAL if ikey is shorter than 8 bytes).
- * Allocates nothing when the block is in the cache. */
-int  lt_table_get(lt_table *t, lt_slice ikey, void *arg,
+ * Allocates nothing when the block is in the cache. With `use_filter` 0 the bloom
+ * filter is not consulted (it only saves work for absent keys, and costs a cache
+ * miss or two for present ones). */
+int  lt_table_get(lt_table *t, lt_slice ikey, int use_filter, void *arg,
                   void (*saver)(void *arg, lt_slice ikey, lt_slice value));
 
 /* Iterator over all entries in internal-key order. Reads ahead when moving

@@ -230,13 +230,15 @@ static int same_user(lt_slice a, lt_slice b) { return lt_slice_eq(lt_ikey_user(a
 
 /* Look up k; the answer must be model[lower_bound(k)] or, when the table's search
  * stays in an earlier block, nothing with k's user key missed. */
-static int check_get(lt_table *t, lt_slice k, found *f) {
+static int check_get_filter(lt_table *t, lt_slice k, found *f, int use_filter) {
     f->called = 0;
-    if (lt_table_get(t, k, f, saver) != LT_OK) return 0;
+    if (lt_table_get(t, k, use_filter, f, saver) != LT_OK) return 0;
     size_t j = lower_bound(k);
     if (f->called) return j < NM && found_is(f, j);
     return j == NM || !same_user(EK(j), k);
 }
+
+static int check_get(lt_table *t, lt_slice k, found *f) { return check_get_filter(t, k, f, 1); }
 
 /* ---- the checks ------------------------------------------------------------------ */
 
@@ -245,7 +247,7 @@ static void check_gets(lt_table *t, int cached, int bloom) {
     char kb[64];
     for (size_t i = 0; i < NM; i++) {
         f.called = 0;
-        CHECK_OK(lt_table_get(t, EK(i), &f, saver));
+        CHECK_OK(lt_table_get(t, EK(i), 1, &f, saver));
         CHECK(found_is(&f, i));
         /* newest version of the user key, and the one just older than version i */
         lt_slice u = lt_ikey_user(EK(i));
@@ -277,6 +279,23 @@ static void check_gets(lt_table *t, int cached, int bloom) {
                 NM, absent, 100.0 * fp);
         CHECK(fp < 0.03);
     }
+    /* without the filter (use_filter 0): the same answers, present or absent, and an
+     * absent key then reads its block */
+    before = lt_table_blocks_read(t);
+    for (int i = 0; i < 2000; i++) {
+        ukey u;
+        random_user_key(&u);
+        memcpy(kb, u.b, u.n);
+        lt_put_fixed64(kb + u.n, lt_pack_trailer(LT_MAX_SEQ, LT_TYPE_FOR_SEEK));
+        CHECK(check_get_filter(t, lt_slice_make(kb, u.n + 8), &f, 0));
+        if (NM == 0) continue;
+        size_t j = (size_t)i * 7 % NM;
+        f.called = 0;
+        CHECK_OK(lt_table_get(t, EK(j), 0, &f, saver));
+        CHECK(found_is(&f, j));
+    }
+    if (!cached && bloom && NM >= 1000)
+        CHECK(lt_table_blocks_read(t) - before > 1000);   /* (each get reads one) */
     (void)ncall;
     lt_buf_free(&f.k);
     lt_buf_free(&f.v);
@@ -431,7 +450,7 @@ static void *reader(void *p) {
         s ^= s << 13; s ^= s >> 7; s ^= s << 17;
         size_t j = s % NM;
         f.called = 0;
-        if (lt_table_get(a->t, EK(j), &f, saver) != LT_OK || !found_is(&f, j)) a->bad++;
+        if (lt_table_get(a->t, EK(j), 1, &f, saver) != LT_OK || !found_is(&f, j)) a->bad++;
         if (i % 500 == 0) {
             lt_iter *it = lt_table_iter(a->t);
             lt_iter_seek(it, EK(j));
@@ -500,7 +519,7 @@ static void probe_damaged(const lt_table_options *o, const char *path, int *open
     found f = { 0, { NULL, 0, 0 }, { NULL, 0, 0 } };
     for (size_t i = 0; i < NM; i += 37) {
         f.called = 0;
-        rc = lt_table_get(t, EK(i), &f, saver);
+        rc = lt_table_get(t, EK(i), 1, &f, saver);
         if (rc == LT_OK ? !found_is(&f, i) : (rc != LT_ECORRUPT || f.called)) lt_test_failures++;
     }
     lt_iter *it = lt_table_iter(t);
@@ -535,11 +554,11 @@ static void test_corruption(void) {
     d[10] ^= 0x20;
     write_whole(path, d, n);
     CHECK_OK(open_table(path, &o, NULL, &t));
-    CHECK_EQ_INT(lt_table_get(t, EK(0), &f, saver), LT_ECORRUPT);
+    CHECK_EQ_INT(lt_table_get(t, EK(0), 1, &f, saver), LT_ECORRUPT);
     CHECK(f.called == 0);
     CHECK(strstr(lt_errmsg(), "checksum mismatch in block at offset 0") != NULL);
     CHECK(strstr(lt_errmsg(), path) != NULL);
-    CHECK_OK(lt_table_get(t, EK(NM - 1), &f, saver)); /* other blocks still read */
+    CHECK_OK(lt_table_get(t, EK(NM - 1), 1, &f, saver)); /* other blocks still read */
     CHECK(found_is(&f, NM - 1));
     lt_iter *it = lt_table_iter(t);
     lt_iter_seek_first(it);
@@ -665,7 +684,7 @@ static void test_readahead(void) {
     ra_file *r = (ra_file *)wrapped;
     /* point lookups and a backward scan never read ahead */
     found f = { 0, { NULL, 0, 0 }, { NULL, 0, 0 } };
-    for (size_t i = 0; i < NM; i += 101) CHECK_OK(lt_table_get(t, EK(i), &f, saver));
+    for (size_t i = 0; i < NM; i += 101) CHECK_OK(lt_table_get(t, EK(i), 1, &f, saver));
     lt_iter *it = lt_table_iter(t);
     size_t n = 0;
     for (lt_iter_seek_last(it); lt_iter_valid(it); lt_iter_prev(it)) n++;

@@ -3,7 +3,8 @@
  * savepoints, conflicts under both isolation levels (keys, reads, scanned ranges),
  * read-only transactions, the write buffer limit, use after the end, lt_txn_insert
  * and its validation, and the write buffer's skiplist (a memtable) under inserts in
- * mixed orders (the writer's splice hint); one-shot scans (lt_txn_scan). */
+ * mixed orders (the writer's splice hint); one-shot scans (lt_txn_scan) and
+ * lt_txn_get_ex. */
 #include <stdint.h>
 #include "../include/lightning.h"
 #include "../db/conflict.h"
@@ -522,6 +523,19 @@ static void test_one_shot_scan(void) {
         char all[4096];
         CHECK_OK(tscan(t, a, b, rev, 100, 1000, all, sizeof all));
         CHECK_EQ_INT(fin, strcmp(all, got) == 0 && n < max);
+    }
+    /* lt_txn_get_ex(LT_GET_PRESENT) answers as lt_txn_get, present or not */
+    for (int i = 0; i < 44; i++) {
+        const char *v1, *v2;
+        size_t l1, l2;
+        snprintf(k, sizeof k, "k%02d", i);
+        int r1 = lt_txn_get(t, k, strlen(k), &v1, &l1);
+        char copy[16] = "";
+        if (r1 == LT_OK) memcpy(copy, v1, l1 < sizeof copy ? l1 : sizeof copy);
+        int r2 = lt_txn_get_ex(t, k, strlen(k), LT_GET_PRESENT, &v2, &l2);
+        CHECK_EQ_INT(r1, r2);
+        if (r1 == LT_OK) CHECK(l1 == l2 && memcmp(copy, v2, l2) == 0);
+        CHECK_EQ_INT(r1, (i % 2 == 0 && i < 40 && i != 10) || i == 5 ? LT_OK : LT_ENOTFOUND);
     }
     CHECK_OK(lt_txn_rollback(t));
     lt_txn_free(t);
