@@ -302,17 +302,19 @@ PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 /* What index_fetch found: the values of the rows, copied (malloc: filled without the
  * GIL), one span each. */
 typedef struct {
-    char *vals;
+    char *vals;                 /* `small`, or a malloc'ed block once they outgrow it */
     size_t len, cap;
     size_t n, off[65], vlen[65];
+    char small[2048];
 } fetched;
 
 static int keep_value(fetched *f, const char *v, size_t vl) {
     if (f->cap - f->len < vl) {
-        size_t cap = f->cap ? f->cap * 2 : 4096;
+        size_t cap = f->cap * 2;
         while (cap - f->len < vl) cap *= 2;
-        char *p = realloc(f->vals, cap);
+        char *p = f->vals == f->small ? malloc(cap) : realloc(f->vals, cap);
         if (!p) return -1;
+        if (f->vals == f->small) memcpy(p, f->small, f->len);
         f->vals = p;
         f->cap = cap;
     }
@@ -372,8 +374,9 @@ static PyObject *index_core(Reader *r, const char *start, size_t sl, const char 
     if (rc) return rc < 0 ? NULL : not_implemented();
     PyObject *out = NULL;
     fetched f;
-    f.vals = NULL;
-    f.len = f.cap = f.n = 0;
+    f.vals = f.small;
+    f.cap = sizeof f.small;
+    f.len = f.n = 0;
     int lk = lock_try(r), ok;
     if (lk <= 0) {
         out = lk < 0 ? NULL : not_implemented();
@@ -398,7 +401,7 @@ static PyObject *index_core(Reader *r, const char *start, size_t sl, const char 
         PyList_SET_ITEM(out, (Py_ssize_t)i, row);
     }
 done:
-    free(f.vals);
+    if (f.vals != f.small) free(f.vals);
     if (ids != small) PyMem_Free(ids);
     return out;
 }
