@@ -27,6 +27,7 @@ lt_cache_handle *lt_cache_lookup(lt_cache *c, uint64_t file, uint64_t offset);
 lt_cache_handle *lt_cache_insert(lt_cache *c, uint64_t file, uint64_t offset, void *value,
                                  size_t charge, void (*deleter)(void *value));
 void *lt_cache_value(lt_cache_handle *h);
+/* Release a handle; `c` may be NULL (a handle knows its entry). */
 void  lt_cache_release(lt_cache *c, lt_cache_handle *h);
 /* Drop every entry of a file (deleted tables). */
 void  lt_cache_erase_file(lt_cache *c, uint64_t file);

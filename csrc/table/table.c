@@ -46,23 +46,11 @@ static int read_block(lt_table *t, const lt_block_handle *h, char **out, size_t 
     return rc;
 }
 
-/* A data block as stored in the cache: the release of a block iterator gets only
- * the handle, so the value carries the cache it belongs to. */
-typedef struct cached_block {
-    lt_block *block;
-    lt_cache *cache;
-} cached_block;
+/* A data block is stored in the cache as its lt_block (one pointer to follow on a
+ * hit); a handle is released without its cache (cache.h). */
+static void cached_block_delete(void *v) { lt_block_free(v); }
 
-static void cached_block_delete(void *v) {
-    cached_block *cb = v;
-    lt_block_free(cb->block);
-    free(cb);
-}
-
-static void release_cached(void *h) {
-    cached_block *cb = lt_cache_value(h);
-    lt_cache_release(cb->cache, h);
-}
+static void release_cached(void *h) { lt_cache_release(NULL, h); }
 
 static void release_uncached(void *b) { lt_block_free(b); }
 
@@ -79,7 +67,7 @@ static int get_block(lt_table *t, lt_slice hv, int readahead, int fill, int *fil
     if (!lt_block_handle_decode(&hv, &h))
         return lt_seterr(LT_ECORRUPT, "%s: bad block handle in the index", t->name);
     if (t->cache && (*ch = lt_cache_lookup(t->cache, t->number, h.offset))) {
-        *blk = ((cached_block *)lt_cache_value(*ch))->block;
+        *blk = lt_cache_value(*ch);
         return LT_OK;
     }
     if (readahead) lt_rreadahead(t->f, h.offset, READAHEAD_BYTES);
@@ -90,15 +78,8 @@ static int get_block(lt_table *t, lt_slice hv, int readahead, int fill, int *fil
              (unsigned long long)h.offset);
     if ((rc = lt_block_new(buf, len, 1, what, blk))) return rc;
     if (!t->cache || !fill) return LT_OK;
-    cached_block *cb = malloc(sizeof *cb);
-    if (!cb) {
-        lt_block_free(*blk);
-        return lt_seterr(LT_ENOMEM, "%s: out of memory", t->name);
-    }
-    cb->block = *blk;
-    cb->cache = t->cache;
-    if (!(*ch = lt_cache_insert(t->cache, t->number, h.offset, cb, len, cached_block_delete)))
-        return LT_ENOMEM;
+    if (!(*ch = lt_cache_insert(t->cache, t->number, h.offset, *blk, len, cached_block_delete)))
+        return LT_ENOMEM;                      /* (the deleter has freed the block) */
     if (filled) *filled = 1;
     return LT_OK;
 }
