@@ -151,8 +151,10 @@ void db_iter_release(struct lt_iterator *it);
 /* lt_get with LT_GET_* flags (lt_txn_get_ex). */
 int  db_get(lt_db *db, lt_snapshot *snap, const void *key, size_t klen, int flags,
             const char **val, size_t *vlen);
-/* Open a closed (or open: it is closed first) iterator again on a new range at
- * `snap`, reusing its memory (transactions' one-shot scans, txn.c). */
+/* Open a closed or open iterator again on a new range at `snap`, reusing its memory
+ * (transactions' one-shot scans, txn.c). An open one whose memtables and version are
+ * still the current ones keeps its merged iterator (the new range is a seek away);
+ * otherwise it is closed and opened afresh. */
 int  lt_iter_reopen(struct lt_iterator *it, lt_snapshot *snap, const void *start,
                     size_t slen, const void *end, size_t elen, int reverse);
 

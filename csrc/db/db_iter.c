@@ -43,13 +43,10 @@ void db_iter_release(struct lt_iterator *it) {
     it->prev = it->next = NULL;
 }
 
-/* Open `it` (new, or closed by lt_iter_close) on [start, end) at `snap`: pin the
- * memtables and version, build the merged internal iterator, register with the
- * handle. The caller is inside db_enter. On failure `it` is left closed. */
-static int iter_open(lt_db *db, struct lt_iterator *it, lt_snapshot *snap, const void *start,
-                     size_t slen, const void *end, size_t elen, int reverse) {
-    lt_engine *e = db->e;
-    int rc = LT_OK, n = 0, cap = 8;
+/* Set the range, direction and position state of `it` for a new scan. */
+static int iter_set_range(lt_db *db, struct lt_iterator *it, lt_snapshot *snap,
+                          const void *start, size_t slen, const void *end, size_t elen,
+                          int reverse) {
     if (snap && (snap->released || snap->db != db))
         return lt_seterr(snap->released ? LT_ECLOSED : LT_EINVAL, "iterator: snapshot %s",
                          snap->released ? "is released" : "belongs to another handle");
@@ -61,6 +58,17 @@ static int iter_open(lt_db *db, struct lt_iterator *it, lt_snapshot *snap, const
     if ((start && lt_buf_append(&it->start, slen ? start : "", slen)) ||
         (end && lt_buf_append(&it->end, elen ? end : "", elen)))
         return lt_seterr(LT_ENOMEM, "iterator: out of memory");
+    return LT_OK;
+}
+
+/* Open `it` (new, or closed by lt_iter_close) on [start, end) at `snap`: pin the
+ * memtables and version, build the merged internal iterator, register with the
+ * handle. The caller is inside db_enter. On failure `it` is left closed. */
+static int iter_open(lt_db *db, struct lt_iterator *it, lt_snapshot *snap, const void *start,
+                     size_t slen, const void *end, size_t elen, int reverse) {
+    lt_engine *e = db->e;
+    int rc = iter_set_range(db, it, snap, start, slen, end, elen, reverse), n = 0, cap = 8;
+    if (rc) return rc;
     lt_iter *small[8], **its = small;
     pthread_mutex_lock(&e->mu);
     it->seq = snap ? snap->seq : atomic_load(&e->visible_seq);
@@ -117,8 +125,24 @@ int lt_iter_reopen(lt_iterator *it, lt_snapshot *snap, const void *start, size_t
     lt_db *db = it->db;
     int rc = db_enter(db, "iterator");
     if (rc) return rc;
-    lt_iter_close(it);
-    rc = iter_open(db, it, snap, start, slen, end, elen, reverse);
+    int same = 0;
+    if (!it->closed && it->in && snap) {
+        /* Still open on the memtables and files that are current: its merged
+         * iterator serves the new range as well (only a seek away), which spares
+         * building one per short scan. */
+        lt_engine *e = db->e;
+        pthread_mutex_lock(&e->mu);
+        lt_version *v = lt_vset_current_ref(e->vs);
+        same = it->mem == e->mem && it->imm == e->imm && it->v == v;
+        pthread_mutex_unlock(&e->mu);
+        lt_version_unref(v);
+    }
+    if (same && (rc = iter_set_range(db, it, snap, start, slen, end, elen, reverse)) == LT_OK) {
+        it->seq = snap->seq;
+    } else {
+        lt_iter_close(it);
+        rc = iter_open(db, it, snap, start, slen, end, elen, reverse);
+    }
     db_leave(db);
     return rc;
 }

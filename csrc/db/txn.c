@@ -212,6 +212,7 @@ static void txn_end(lt_txn *t, atomic_uint_fast64_t *(*stat)(lt_engine *)) {
     if (t->ended) return;
     t->ended = 1;
     while (t->iters) iter_detach(t->iters);
+    if (t->scratch && t->scratch->sit) lt_iter_close(t->scratch->sit);   /* lt_txn_scan's */
     if (t->snap) { lt_snapshot_free(t->snap); t->snap = NULL; }
     if (db_enter(t->db, "transaction end") == LT_OK) {
         lt_engine *e = t->db->e;
@@ -750,8 +751,11 @@ int lt_txn_scan(lt_txn *t, const void *start, size_t slen, const void *end, size
     }
     if (*n_items) *used = off;
     if (it) {                       /* kept by t for the next one-shot scan */
-        iter_detach(it);
-        if (it->sit) lt_iter_close(it->sit);   /* (when iter_init failed half-way) */
+        lt_iterator *sit = it->sit;
+        it->sit = NULL;             /* detached, its snapshot side stays open: the */
+        iter_detach(it);            /* next scan reuses it (closed at txn_end) */
+        it->sit = sit;
+        if (rc && sit) lt_iter_close(sit);
     }
     return rc;
 }

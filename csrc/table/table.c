@@ -182,8 +182,17 @@ typedef struct iter_state {
     lt_table *t;
     uint64_t next_off;  /* where the block after the last one opened starts */
     uint64_t ra_end;    /* readahead has been asked up to here */
-    int fill;           /* blocks this iterator may still add to the cache (-1: any) */
+    int fill;           /* blocks this scan may still add to the cache (-1: any) */
+    int fill_per_scan;  /* what every seek resets `fill` to */
 } iter_state;
+
+/* A seek starts a new scan (an iterator can serve many: db_iter.c reuses them). */
+static void new_scan(void *arg) {
+    iter_state *st = arg;
+    st->fill = st->fill_per_scan;
+    st->next_off = UINT64_MAX;
+    st->ra_end = 0;
+}
 
 static lt_iter *open_data_block(void *arg, lt_slice hv) {
     iter_state *st = arg;
@@ -224,7 +233,7 @@ lt_iter *lt_table_iter_fill(lt_table *t, int fill_blocks) {
     }
     st->t = t;
     st->next_off = UINT64_MAX;
-    st->fill = fill_blocks;
+    st->fill = st->fill_per_scan = fill_blocks;
     lt_iter *index = lt_block_iter(t->index, lt_block_ikey_cmp, free, st);
     if (!index) {
         free(st);
@@ -232,6 +241,7 @@ lt_iter *lt_table_iter_fill(lt_table *t, int fill_blocks) {
     }
     lt_iter *it = lt_iter_two_level(index, open_data_block, st);
     if (!it) lt_iter_destroy(index); /* still ours on failure; frees st via its hook */
+    else lt_iter_two_level_on_seek(it, new_scan);
     return it;
 }
 

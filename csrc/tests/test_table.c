@@ -705,6 +705,30 @@ static void test_readahead(void) {
     lt_buf_free(&f.v);
 }
 
+/* lt_table_iter_fill: a scan adds at most `fill` blocks to the cache, and every seek
+ * starts a new scan with a new budget (db_iter.c keeps iterators across scans). */
+static void test_fill_budget(void) {
+    lt_table_options o = { 4096, 16, 10, NULL };
+    const char *path = "/db/fill.ldt";
+    make_model(20000);
+    build(path, &o);
+    lt_cache *c = lt_cache_new(64u << 20);
+    lt_table *t;
+    CHECK_OK(open_table(path, &o, c, &t));
+    lt_iter *it = lt_table_iter_fill(t, 2);
+    lt_cache_stats st;
+    for (int scan = 1; scan <= 3; scan++) {
+        lt_iter_seek(it, EK(NM * (size_t)scan / 4));   /* untouched blocks each time */
+        for (int i = 0; i < 2000 && lt_iter_valid(it); i++) lt_iter_next(it);  /* > 2 blocks */
+        CHECK_EQ_INT(lt_iter_status(it), LT_OK);
+        lt_cache_get_stats(c, &st);
+        CHECK_EQ_INT(st.inserts, 2 * (uint64_t)scan);
+    }
+    lt_iter_destroy(it);
+    lt_table_free(t);
+    lt_cache_free(c);
+}
+
 static void test_builder_errors(void) {
     lt_table_options o = { 4096, 16, 10, NULL };
     lt_wfile *wf;
@@ -734,6 +758,7 @@ int main(void) {
     RUN(test_corruption);
     RUN(test_compressed_corruption);
     RUN(test_readahead);
+    RUN(test_fill_budget);
     RUN(test_builder_errors);
     free_model();
     lt_env_free(env);

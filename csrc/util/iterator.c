@@ -229,6 +229,7 @@ typedef struct tl_iter {
     lt_buf handle;      /* index value that `data` was opened from */
     int have_handle;    /* 0 if caching the handle failed: reopen next time */
     int err;            /* latched error of a block (or its opener) */
+    void (*on_seek)(void *arg);   /* lt_iter_two_level_on_seek */
 } tl_iter;
 
 static void tl_set_data(tl_iter *t, lt_iter *data) {
@@ -282,6 +283,7 @@ static int tl_valid(lt_iter *it) {
 static void tl_seek(lt_iter *it, lt_slice target) {
     tl_iter *t = (tl_iter *)it;
     if (t->err) return;
+    if (t->on_seek) t->on_seek(t->arg);
     lt_iter_seek(t->index, target);
     tl_init_data(t);
     if (t->data) lt_iter_seek(t->data, target);
@@ -291,6 +293,7 @@ static void tl_seek(lt_iter *it, lt_slice target) {
 static void tl_seek_first(lt_iter *it) {
     tl_iter *t = (tl_iter *)it;
     if (t->err) return;
+    if (t->on_seek) t->on_seek(t->arg);
     lt_iter_seek_first(t->index);
     tl_init_data(t);
     if (t->data) lt_iter_seek_first(t->data);
@@ -300,6 +303,7 @@ static void tl_seek_first(lt_iter *it) {
 static void tl_seek_last(lt_iter *it) {
     tl_iter *t = (tl_iter *)it;
     if (t->err) return;
+    if (t->on_seek) t->on_seek(t->arg);
     lt_iter_seek_last(t->index);
     tl_init_data(t);
     if (t->data) lt_iter_seek_last(t->data);
@@ -353,4 +357,8 @@ lt_iter *lt_iter_two_level(lt_iter *index, lt_block_opener open_block, void *arg
     t->open = open_block;
     t->arg = arg;
     return &t->base;
+}
+
+void lt_iter_two_level_on_seek(lt_iter *it, void (*fn)(void *arg)) {
+    ((tl_iter *)it)->on_seek = fn;
 }

@@ -67,5 +67,8 @@ lt_iter *lt_iter_merging(lt_cmp_fn cmp, lt_iter **children, int n);
  * = that error, later seeks do nothing); status reports an index error first. */
 typedef lt_iter *(*lt_block_opener)(void *arg, lt_slice index_value);
 lt_iter *lt_iter_two_level(lt_iter *index, lt_block_opener open_block, void *arg);
+/* Have every seek of two-level iterator `it` first call fn(arg) (arg: the one given
+ * to lt_iter_two_level), e.g. to start a new scan's per-scan budgets. */
+void lt_iter_two_level_on_seek(lt_iter *it, void (*fn)(void *arg));
 
 #endif
