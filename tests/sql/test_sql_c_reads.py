@@ -181,37 +181,22 @@ def calls(monkeypatch):
     """Counting wrappers around the C entry points: a list of
     ("point" | "index", returned NotImplemented?) per call."""
     seen = []
-    real_point, real_pk = select_mod.c_point_row, select_mod.c_pk_row
-    real_index = access_mod._c_index_rows
-    assert real_point is sp.point_row and real_index is sp.index_rows
-    assert real_pk is sp.pk_row
+    assert select_mod.c_point_row is sp.point_row and select_mod.c_pk_row is sp.pk_row
+    assert select_mod.c_index_point is sp.index_point
+    assert access_mod._c_index_rows is sp.index_rows
 
-    def point(*a):
-        out = real_point(*a)
-        seen.append(("point", out is NotImplemented))
-        return out
+    def counting(module, name, kind):
+        real = getattr(module, name)
 
-    def pk(*a):
-        out = real_pk(*a)
-        seen.append(("point", out is NotImplemented))
-        return out
-
-    real_ipoint = select_mod.c_index_point
-    assert real_ipoint is sp.index_point
-
-    def ipoint(*a):
-        out = real_ipoint(*a)
-        seen.append(("index", out is NotImplemented))
-        return out
-
-    def index(*a):
-        out = real_index(*a)
-        seen.append(("index", out is NotImplemented))
-        return out
-    monkeypatch.setattr(select_mod, "c_point_row", point)
-    monkeypatch.setattr(select_mod, "c_pk_row", pk)
-    monkeypatch.setattr(select_mod, "c_index_point", ipoint)
-    monkeypatch.setattr(access_mod, "_c_index_rows", index)
+        def wrapper(*a):
+            out = real(*a)
+            seen.append((kind, out is NotImplemented))
+            return out
+        monkeypatch.setattr(module, name, wrapper)
+    counting(select_mod, "c_point_row", "point")
+    counting(select_mod, "c_pk_row", "point")
+    counting(select_mod, "c_index_point", "index")
+    counting(access_mod, "_c_index_rows", "index")
     return seen
 
 
