@@ -482,7 +482,9 @@ PyObject *ltsp_index_point(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     /* the entries are start + the pk: [start, successor of start) */
     size_t sl = key.len, el = sl;
-    if (buf_put(&key, key.p, sl) < 0) goto done;
+    if (buf_reserve(&key, sl) < 0) goto done;   /* (then copy: key.p may have moved) */
+    memcpy(key.p + sl, key.p, sl);
+    key.len += sl;
     unsigned char *end = key.p + sl;
     while (el > 0 && end[el - 1] == 0xFF) el--;
     if (el == 0) { out = not_implemented(); goto done; }
