@@ -126,7 +126,8 @@ int lt_iter_reopen(lt_iterator *it, lt_snapshot *snap, const void *start, size_t
     int rc = db_enter(db, "iterator");
     if (rc) return rc;
     int same = 0;
-    if (!it->closed && it->in && snap) {
+    if (!it->closed && it->in && snap && it->status == LT_OK &&
+        lt_iter_status(it->in) == LT_OK) {
         /* Still open on the memtables and files that are current: its merged
          * iterator serves the new range as well (only a seek away), which spares
          * building one per short scan. */
@@ -273,14 +274,15 @@ out:
 }
 
 int lt_iter_close(lt_iterator *it) {
-    if (!it || it->closed) return LT_OK;
+    if (!it) return LT_OK;
+    /* Not db_enter: a close that races with lt_db_close must still leave the handle's
+     * list under children_mu, as the database's close does (it releases every
+     * iterator there before the engine goes, so a still-open one may release its
+     * internals here; the handle itself lives while `it` holds a reference). */
     lt_db *db = it->db;
-    int rc = db_enter(db, "iterator close");
-    if (rc) return LT_OK;  /* the database's close released it */
     pthread_mutex_lock(&db->children_mu);
     if (!it->closed) db_iter_release(it);
     pthread_mutex_unlock(&db->children_mu);
-    db_leave(db);
     return LT_OK;
 }
 

@@ -162,10 +162,9 @@ int lt_snapshot_new(lt_db *db, lt_snapshot **out) {
 uint64_t lt_snapshot_seq(const lt_snapshot *s) { return s->seq; }
 
 int lt_snapshot_release(lt_snapshot *s) {
-    if (!s || s->released) return LT_OK;
+    if (!s) return LT_OK;
+    /* Not db_enter: see lt_iter_close (a release racing with lt_db_close). */
     lt_db *db = s->db;
-    int rc = db_enter(db, "snapshot release");
-    if (rc) return rc == LT_ECLOSED ? LT_OK : rc;  /* closing the db released it */
     pthread_mutex_lock(&db->children_mu);
     if (!s->released) {
         pthread_mutex_lock(&db->e->mu);
@@ -177,7 +176,6 @@ int lt_snapshot_release(lt_snapshot *s) {
         s->released = 1;
     }
     pthread_mutex_unlock(&db->children_mu);
-    db_leave(db);
     return LT_OK;
 }
 

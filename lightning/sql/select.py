@@ -436,7 +436,7 @@ class PointRunner:
             prefix, encode = access._prefix, access._eq_encode
         # all of run() in one C call: an ascending INTEGER key from a parameter
         fused = direct and c_pk_row is not None and not access._dirs[0]
-        plain, nparams = PLAIN_TYPES, plan.nparams
+        plain = PLAIN_TYPES
 
         def run(txn, params):
             if fused and executor._ver_txn() is txn and not executor._ver_dirty and \
