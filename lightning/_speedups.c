@@ -67,6 +67,8 @@ static PyMethodDef methods[] = {
     {"insert_row", (PyCFunction)(void (*)(void))ltsp_insert_row, METH_FASTCALL,
      "insert_row(spec, row, pending, row_no) -> bool: the KV writes of one row, "
      "or False to leave it to Python."},
+    {"plain_params", (PyCFunction)(void (*)(void))ltsp_plain_params, METH_FASTCALL,
+     "plain_params(params, n, plain) -> params | NotImplemented: bind()'s common case."},
     {"bind_engine", ltsp_bind_engine, METH_VARARGS,
      "bind_engine(lt_txn_get_ex, lt_txn_scan): the engine's addresses (ints), from "
      "lightning/transaction.py."},

@@ -108,7 +108,11 @@ PyObject *ltsp_key_element(Buf *b, PyObject *v);
 PyObject *ltsp_encode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ltsp_decode_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
-/* Transaction reads (_speedups_txn.c): the TxnReader type is added by ltsp_txn_init. */
+/* Transaction reads (_speedups_txn.c): the TxnReader type is added by ltsp_txn_init.
+ * ltsp_all_plain: 1 when every item of the tuple `params` has a type in the frozenset
+ * `plain`, 0 when not, -1 on error. */
+int ltsp_all_plain(PyObject *params, PyObject *plain);
+PyObject *ltsp_plain_params(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 int ltsp_txn_init(PyObject *module);
 PyObject *ltsp_bind_engine(PyObject *self, PyObject *args);
 PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

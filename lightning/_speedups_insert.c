@@ -224,3 +224,23 @@ done:
     return r;
 }
 
+
+/* plain_params(params, n, plain) -> params | NotImplemented: dbapi.params.bind()'s
+ * common case in one call (executemany's rows): a tuple of n values whose types are
+ * all in the frozenset `plain` is used as it is; anything else is bind()'s to check. */
+PyObject *ltsp_plain_params(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "plain_params(params, n, plain) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *params = args[0];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (!PyTuple_CheckExact(params) || PyTuple_GET_SIZE(params) != n ||
+        !PyFrozenSet_CheckExact(args[2]))
+        return Py_NewRef(Py_NotImplemented);
+    int pl = ltsp_all_plain(params, args[2]);
+    if (pl < 0) return NULL;
+    return Py_NewRef(pl ? params : Py_NotImplemented);
+}

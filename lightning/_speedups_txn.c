@@ -248,8 +248,7 @@ PyObject *ltsp_point_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return read_row(r, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), schema);
 }
 
-/* 1 when every item of the tuple `params` has a type in the frozenset `plain`. */
-static int all_plain(PyObject *params, PyObject *plain) {
+int ltsp_all_plain(PyObject *params, PyObject *plain) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(params); i++) {
         int in = PySet_Contains(plain, (PyObject *)Py_TYPE(PyTuple_GET_ITEM(params, i)));
         if (in <= 0) return in;
@@ -274,7 +273,7 @@ PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                k = PyLong_AsSsize_t(args[4]);
     if ((want == -1 || k == -1) && PyErr_Occurred()) return NULL;
     if (n != want || k < 0 || k >= n) return not_implemented();
-    int pl = all_plain(params, plain);          /* what bind() passes through */
+    int pl = ltsp_all_plain(params, plain);          /* what bind() passes through */
     if (pl <= 0) return pl < 0 ? NULL : not_implemented();
     PyObject *v = PyTuple_GET_ITEM(params, k);
     if (!PyLong_CheckExact(v)) return not_implemented();
@@ -447,7 +446,7 @@ PyObject *ltsp_index_point(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_ssize_t want = PyLong_AsSsize_t(args[3]), limit = PyLong_AsSsize_t(args[8]);
     if ((want == -1 || limit == -1) && PyErr_Occurred()) return NULL;
     if (PyTuple_GET_SIZE(params) != want || limit < 0 || limit > 64) return not_implemented();
-    int pl = all_plain(params, plain);
+    int pl = ltsp_all_plain(params, plain);
     if (pl <= 0) return pl < 0 ? NULL : not_implemented();
     Buf key;
     buf_init(&key);

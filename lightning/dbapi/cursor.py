@@ -25,7 +25,7 @@ of the last one.
 from itertools import islice
 
 from ..errors import NotSupportedError, ProgrammingError
-from .params import bind
+from .params import bind, bind_each
 from .statements import prepare
 
 __all__ = ["Cursor"]
@@ -167,7 +167,7 @@ class Cursor:
         self._reset()
         if prep.kind is None:
             return self
-        bound = (bind(placeholders, p) for p in sets)
+        bound = bind_each(placeholders, sets)
         result = self._connection._run_many(prep.sql, bound)
         self.rowcount = result.rowcount
         self.lastrowid = result.lastrowid

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from ..errors import NotSupportedError, ProgrammingError
 from .lexer import PARAM
 
-__all__ = ["Placeholder", "Placeholders", "scan", "bind", "SUPPORTED_TYPES"]
+__all__ = ["Placeholder", "Placeholders", "scan", "bind", "bind_each", "SUPPORTED_TYPES"]
 
 # The Python types a parameter may have (subclasses included, so bool and IntEnum pass
 # as int, datetime as date).
@@ -84,6 +84,24 @@ def _value(value, label):
 
 # Exact types that need no conversion: the common case checks only these.
 PLAIN_TYPES = frozenset((type(None), int, float, str, bytes, bool))
+
+
+try:        # bind()'s common case in C, for executemany's many rows
+    from .._speedups import plain_params as _c_plain_params
+except ImportError:
+    _c_plain_params = None
+
+
+def bind_each(placeholders, param_sets):
+    """bind() of every parameter set of an iterable, lazily (executemany)."""
+    if placeholders[0] == "qmark" and _c_plain_params is not None:
+        n, plain, fast = len(placeholders[1]), PLAIN_TYPES, _c_plain_params
+        for p in param_sets:
+            q = fast(p, n, plain)
+            yield bind(placeholders, p) if q is NotImplemented else q
+    else:
+        for p in param_sets:
+            yield bind(placeholders, p)
 
 
 def bind(placeholders, params):

@@ -9,7 +9,7 @@ import pytest
 
 import lightning
 from lightning.dbapi.lexer import tokenize
-from lightning.dbapi.params import bind, scan
+from lightning.dbapi.params import bind, bind_each, scan
 from lightning.dbapi.statements import prepare
 
 
@@ -144,3 +144,29 @@ def test_one_statement_per_string():
 ])
 def test_statement_kind(sql, kind):
     assert prepare(sql).kind == kind
+
+
+def _outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except Exception as e:                   # noqa: BLE001 - the type and text are compared
+        return "raised", type(e), str(e)
+
+
+@pytest.mark.parametrize("sql", ["INSERT INTO t VALUES (?, ?, ?)",
+                                 "INSERT INTO t VALUES (:a, :b, :c)",
+                                 "INSERT INTO t VALUES (1, 2, 3)"])
+def test_bind_each_is_bind_of_each(sql):
+    """executemany binds through bind_each (its common case in C): the same values and
+    errors as bind() of each parameter set, in order."""
+    placeholders = prepare(sql).placeholders
+    sets = [(1, "a", 2.5), [1, "a", None], (True, b"x", 3), (1, 2), (1, 2, 3, 4),
+            (decimal.Decimal("1.5"), datetime.date(2020, 1, 2), bytearray(b"z")),
+            {"a": 1, "b": 2, "c": 3}, "abc", (1, 2, object()), ()]
+    for p in sets:
+        want = _outcome(bind, placeholders, p)
+        got = _outcome(lambda: next(bind_each(placeholders, [p])))
+        assert got == want, p
+    if placeholders.style == "qmark":                # plain values: the tuple itself
+        p = sets[0]
+        assert next(bind_each(placeholders, [p])) is p
