@@ -37,6 +37,7 @@
  *   3. `registered` implies the tracker's `active` count includes this transaction.
  *   4. Every version in `buf` written by lt_txn_insert under serializable has its write
  *      number in ins[0..nins); ins holds no write number above nwrites. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -203,7 +204,12 @@ static int txn_validate(void *arg, uint64_t last_seq) {
 
 /* ---- begin / end ----------------------------------------------------------------- */
 
+/* Transactions' iterator lists. A transaction is used by one thread at a time, but
+ * lt_txn_iter_free may come from any thread at any moment (a garbage collector
+ * freeing an abandoned scan), so list changes and detaching take this lock. */
+static pthread_mutex_t iters_mu = PTHREAD_MUTEX_INITIALIZER;
 static void iter_detach(lt_txn_iter *it);
+static void iter_detach_locked(lt_txn_iter *it);
 static void iter_release_memory(lt_txn_iter *it);
 
 /* End the transaction: close its iterators, release its snapshot and registration,
@@ -211,7 +217,9 @@ static void iter_release_memory(lt_txn_iter *it);
 static void txn_end(lt_txn *t, atomic_uint_fast64_t *(*stat)(lt_engine *)) {
     if (t->ended) return;
     t->ended = 1;
-    while (t->iters) iter_detach(t->iters);
+    pthread_mutex_lock(&iters_mu);
+    while (t->iters) iter_detach_locked(t->iters);
+    pthread_mutex_unlock(&iters_mu);
     if (t->scratch && t->scratch->sit) lt_iter_close(t->scratch->sit);   /* lt_txn_scan's */
     if (t->snap) { lt_snapshot_free(t->snap); t->snap = NULL; }
     if (db_enter(t->db, "transaction end") == LT_OK) {
@@ -636,7 +644,8 @@ void lt_txn_free(lt_txn *t) {
 
 /* ---- scans -------------------------------------------------------------------------- */
 
-static void iter_detach(lt_txn_iter *it) {
+/* REQUIRES: iters_mu held. */
+static void iter_detach_locked(lt_txn_iter *it) {
     lt_txn *t = it->t;
     if (!t) return;
     if (it->prev) it->prev->next = it->next; else t->iters = it->next;
@@ -646,6 +655,12 @@ static void iter_detach(lt_txn_iter *it) {
     if (it->sit) lt_iter_close(it->sit);
     lt_iter_destroy(it->mit);
     it->mit = NULL;
+}
+
+static void iter_detach(lt_txn_iter *it) {
+    pthread_mutex_lock(&iters_mu);
+    iter_detach_locked(it);
+    pthread_mutex_unlock(&iters_mu);
 }
 
 /* Set up `it` (zeroed, or detached after an earlier scan: its memory is reused) as a
@@ -693,10 +708,12 @@ static int iter_init(lt_txn *t, lt_txn_iter *it, const void *start, size_t slen,
         memset(&t->ranges[t->nranges], 0, sizeof t->ranges[0]);
         it->range = t->nranges++;
     }
+    pthread_mutex_lock(&iters_mu);
     it->t = t;
     it->next = t->iters;
     if (t->iters) t->iters->prev = it;
     t->iters = it;
+    pthread_mutex_unlock(&iters_mu);
     return LT_OK;
 }
 

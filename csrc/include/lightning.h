@@ -220,9 +220,11 @@ void lt_iter_free(lt_iterator *it);
  * read-write transaction is open, and nothing when none is.
  *
  * Threads: a transaction and its iterators may be used from any thread, but not from
- * two at the same time. Lifetimes: commit and rollback end the transaction (and close
- * its iterators); every later call returns LT_ECLOSED, except lt_txn_free. Closing
- * the database ends its transactions' usefulness: calls return LT_ECLOSED. */
+ * two at the same time; lt_txn_iter_free alone may be called from any thread at any
+ * time (a garbage collector freeing an abandoned scan) while the transaction is used.
+ * Lifetimes: commit and rollback end the transaction (and close its iterators); every
+ * later call returns LT_ECLOSED, except lt_txn_free. Closing the database ends its
+ * transactions' usefulness: calls return LT_ECLOSED. */
 #define LT_TXN_SNAPSHOT     0
 #define LT_TXN_SERIALIZABLE 1
 #define LT_TXN_DEFAULT_MAX_WRITE_BYTES (64u * 1024u * 1024u)
