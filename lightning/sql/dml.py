@@ -7,6 +7,7 @@ row value holds every column (pk included), so a row decodes from its value alon
 Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 """
 
+import operator
 import struct
 
 from ..errors import IntegrityError, NotSupportedError, ProgrammingError
@@ -556,12 +557,19 @@ class Inserter:
                 raise ProgrammingError(f"table {t.name} has {len(targets)} target columns "
                                        f"but {len(items)} values were supplied")
             given = {i for i, e in zip(targets, items) if e is not None}
-            self.builders.append((
-                [(i, e.key) for i, e in zip(targets, items) if type(e) is Param],
-                [(i, e) for i, e in zip(targets, items) if e is not None
-                 and type(e) is not Param],
-                [(i, f) for i, f in enumerate(writer.defaults)
-                 if i not in given and f is not None]))
+            pslots = [(i, e.key) for i, e in zip(targets, items) if type(e) is Param]
+            eslots = [(i, e) for i, e in zip(targets, items) if e is not None
+                      and type(e) is not Param]
+            dslots = [(i, f) for i, f in enumerate(writer.defaults)
+                      if i not in given and f is not None]
+            # every column from a parameter: the row is the parameters, reordered
+            whole = None
+            if not eslots and not dslots and sorted(i for i, _ in pslots) == \
+                    list(range(self.ncols)):
+                keys = [k for _, k in sorted(pslots)]
+                whole = operator.itemgetter(*keys) if len(keys) > 1 else \
+                    (lambda p, k=keys[0]: (p[k],))
+            self.builders.append((pslots, eslots, dslots, whole))
 
     def _rows(self, txn, params):
         """The new rows (lists aligned with the table's columns), before checks."""
@@ -581,7 +589,9 @@ class Inserter:
 
     def _build(self, builder, params):
         """The new row of one VALUES row (a list aligned with the table's columns)."""
-        pslots, eslots, dslots = builder
+        pslots, eslots, dslots, whole = builder
+        if whole is not None:
+            return list(whole(params))
         row = [None] * self.ncols
         for i, k in pslots:
             row[i] = params[k]
