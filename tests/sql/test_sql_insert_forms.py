@@ -93,3 +93,30 @@ def test_errors_and_explain():
     con.execute("REPLACE INTO t (id, u, n) VALUES (?, ?, ?)", (1, "one", 100))
     con.execute("INSERT INTO s (u, n) SELECT u, n + ? FROM t WHERE id = ?", (5, 1))
     assert con.execute("SELECT u, n FROM s").fetchall() == [("one", 105)]
+
+
+def test_rows_built_from_parameters_in_any_column_order(tmp_path):
+    """INSERTs whose every column is a parameter build the row by reordering the
+    parameters (dml.Inserter): any column order, named parameters, one column, a
+    parameter used twice; compared with sqlite3."""
+    con = lightning.connect(str(tmp_path / "o.ldb"))
+    lite = sqlite3.connect(":memory:")
+    for c in (con, lite):
+        c.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c REAL)")
+        c.execute("CREATE TABLE one (x TEXT)")
+        c.execute("CREATE TABLE two (x TEXT, y TEXT)")
+    rows = [(i, f"s{i}", i / 4) for i in range(1, 40)]
+    for c in (con, lite):
+        c.executemany("INSERT INTO t (c, a, b) VALUES (?, ?, ?)",
+                      [(r[2], r[0], r[1]) for r in rows[:10]])
+        c.executemany("INSERT INTO t (b, c, a) VALUES (:b, :c, :a)",
+                      [{"a": a, "b": b, "c": cc} for a, b, cc in rows[10:20]])
+        c.execute("INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows[20])
+        c.executemany("INSERT INTO t VALUES (:a, :b, :c)",
+                      [{"a": a, "b": b, "c": cc} for a, b, cc in rows[21:25]])
+        c.executemany("INSERT INTO two VALUES (:v, :v)", [{"v": "m"}, {"v": "n"}])
+        c.executemany("INSERT INTO one (x) VALUES (?)", [("p",), ("q",)])
+    for sql in ("SELECT a, b, c FROM t ORDER BY a", "SELECT x FROM one ORDER BY x",
+                "SELECT x, y FROM two ORDER BY x"):
+        assert con.execute(sql).fetchall() == lite.execute(sql).fetchall()
+    con.close()
