@@ -75,8 +75,8 @@ static PyMethodDef methods[] = {
     {"point_row", (PyCFunction)(void (*)(void))ltsp_point_row, METH_FASTCALL,
      "point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented."},
     {"pk_row", (PyCFunction)(void (*)(void))ltsp_pk_row, METH_FASTCALL,
-     "pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) -> [] | "
-     "[row tuple] | NotImplemented."},
+     "pk_row(reader, prefix, params, nparams, cols, plain, ids) -> [] | [row tuple] | "
+     "NotImplemented."},
     {"index_rows", (PyCFunction)(void (*)(void))ltsp_index_rows, METH_FASTCALL,
      "index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit) -> "
      "list of rows | NotImplemented."},

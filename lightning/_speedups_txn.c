@@ -15,10 +15,10 @@
  *   TxnReader.get(key) -> bytes | None | NotImplemented        (Transaction.get)
  *   point_row(reader, key, ids) -> [] | [row tuple] | NotImplemented
  *       one row read and decoded for the column ids `ids` (select.PointRunner)
- *   pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) -> as point_row
- *       the same for the key prefix + the key encoding of params[k], an int in
- *       [lo, hi], when params is a tuple of nparams values whose types are all in
- *       the frozenset `plain`
+ *   pk_row(reader, prefix, params, nparams, cols, plain, ids) -> as point_row
+ *       the same for the key of the point that parameters name (point_key: the key
+ *       prefix + the parameters cols = ((k, kind, lo, hi, maxlen, desc), ...) pick,
+ *       each usable as is; params a tuple of nparams values of types in `plain`)
  *   index_rows(reader, start, end, reverse, rows_prefix, fixed, ids, limit)
  *       -> [row list, ...] | NotImplemented
  *       the rows named by the index entries in [start, end): an entry's value when
@@ -27,10 +27,8 @@
  *       `limit` entries.
  *   index_point(reader, prefix, params, nparams, cols, plain, rows_prefix, ids, limit)
  *       -> [row tuple, ...] | NotImplemented
- *       index_rows of the one point a fully pinned index equality names: the key
- *       prefix + the parameters cols = ((k, kind, lo, hi, maxlen, desc), ...) pick,
- *       each usable as is (insert_row's storable test), rows decoded for `ids`;
- *       params checked as pk_row checks them
+ *       index_rows of the one point a fully pinned index equality names (point_key,
+ *       as pk_row), rows decoded for `ids`
  * Reads count for serializable validation exactly as the same Transaction calls do.
  */
 #include "_speedups.h"
@@ -256,40 +254,60 @@ int ltsp_all_plain(PyObject *params, PyObject *plain) {
     return 1;
 }
 
+/* The point `prefix` + the key elements of the parameters that `cols` picks:
+ * ((k, kind, lo, hi, maxlen, desc), ...), params[k] stored as it is in a column of
+ * that kind (insert_row's test), its element inverted for DESC. `params` must be a
+ * tuple of `nparams` values whose types are all in the frozenset `plain` (what
+ * bind() passes through). 1 built in *key, 0 NotImplemented, -1 error. */
+static int point_key(PyObject *prefix, PyObject *params, PyObject *nparams, PyObject *cols,
+                     PyObject *plain, Buf *key) {
+    if (!PyBytes_CheckExact(prefix) || !PyTuple_CheckExact(params) ||
+        !PyTuple_CheckExact(cols) || !PyFrozenSet_CheckExact(plain))
+        return 0;
+    Py_ssize_t want = PyLong_AsSsize_t(nparams);
+    if (want == -1 && PyErr_Occurred()) return -1;
+    if (PyTuple_GET_SIZE(params) != want) return 0;
+    int pl = ltsp_all_plain(params, plain);
+    if (pl <= 0) return pl;
+    if (buf_put(key, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cols); i++) {
+        long long f[5];
+        PyObject *c = PyTuple_GET_ITEM(cols, i);
+        if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 6) return 0;
+        for (int j = 0; j < 5; j++) {
+            int ovf;
+            f[j] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(c, j), &ovf);
+            if (f[j] == -1 && PyErr_Occurred()) return -1;
+            if (ovf) return 0;
+        }
+        if (f[0] < 0 || f[0] >= want) return 0;
+        PyObject *v = PyTuple_GET_ITEM(params, (Py_ssize_t)f[0]);
+        if (!ltsp_storable(v, (long)f[1], f[2], f[3], (long)f[4])) return PyErr_Occurred() ? -1 : 0;
+        size_t at = key->len;
+        PyObject *e = ltsp_key_element(key, v);
+        if (!e || e == DECLINE) return e ? 0 : -1;
+        if (PyTuple_GET_ITEM(c, 5) == Py_True)
+            for (size_t j = at; j < key->len; j++) key->p[j] = (unsigned char)~key->p[j];
+    }
+    return 1;
+}
+
 PyObject *ltsp_pk_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "pk_row(reader, prefix, params, nparams, k, lo, "
-                        "hi, plain, ids) takes 9 arguments");
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "pk_row(reader, prefix, params, nparams, cols, "
+                        "plain, ids) takes 7 arguments");
         return NULL;
     }
     Reader *r = reader_arg(args[0]);
     if (!r) return NULL;
-    PyObject *prefix = args[1], *params = args[2], *plain = args[7], *schema = args[8];
-    if (!PyBytes_CheckExact(prefix) || !PyTuple_CheckExact(params) ||
-        !PyFrozenSet_CheckExact(plain) || !PyTuple_CheckExact(schema))
-        return not_implemented();
-    Py_ssize_t n = PyTuple_GET_SIZE(params), want = PyLong_AsSsize_t(args[3]),
-               k = PyLong_AsSsize_t(args[4]);
-    if ((want == -1 || k == -1) && PyErr_Occurred()) return NULL;
-    if (n != want || k < 0 || k >= n) return not_implemented();
-    int pl = ltsp_all_plain(params, plain);          /* what bind() passes through */
-    if (pl <= 0) return pl < 0 ? NULL : not_implemented();
-    PyObject *v = PyTuple_GET_ITEM(params, k);
-    if (!PyLong_CheckExact(v)) return not_implemented();
-    int o1, o2, o3;
-    long long x = PyLong_AsLongLongAndOverflow(v, &o1),
-              lo = PyLong_AsLongLongAndOverflow(args[5], &o2),
-              hi = PyLong_AsLongLongAndOverflow(args[6], &o3);
-    if (PyErr_Occurred()) return NULL;
-    if (o1 || o2 || o3 || x < lo || x > hi) return not_implemented();
+    if (!PyTuple_CheckExact(args[6])) return not_implemented();
     Buf key;
     buf_init(&key);
-    PyObject *out = NULL, *e = NULL;
-    if (buf_put(&key, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) == 0)
-        e = ltsp_key_element(&key, v);
-    if (e == DECLINE) out = not_implemented();
-    else if (e) out = read_row(r, (const char *)key.p, key.len, schema);
+    int rc = point_key(args[1], args[2], args[3], args[4], args[5], &key);
+    PyObject *out = rc < 0 ? NULL : rc == 0 ? not_implemented()
+                  : read_row(r, (const char *)key.p, key.len, args[6]);
     buf_free(&key);
     return out;
 }
@@ -437,47 +455,18 @@ PyObject *ltsp_index_point(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     Reader *r = reader_arg(args[0]);
     if (!r) return NULL;
-    PyObject *prefix = args[1], *params = args[2], *cols = args[4], *plain = args[5],
-             *rp = args[6], *schema = args[7];
-    if (!PyBytes_CheckExact(prefix) || !PyTuple_CheckExact(params) ||
-        !PyTuple_CheckExact(cols) || !PyFrozenSet_CheckExact(plain) ||
-        !PyBytes_CheckExact(rp) || !PyTuple_CheckExact(schema))
-        return not_implemented();
-    Py_ssize_t want = PyLong_AsSsize_t(args[3]), limit = PyLong_AsSsize_t(args[8]);
-    if ((want == -1 || limit == -1) && PyErr_Occurred()) return NULL;
-    if (PyTuple_GET_SIZE(params) != want || limit < 0 || limit > 64) return not_implemented();
-    int pl = ltsp_all_plain(params, plain);
-    if (pl <= 0) return pl < 0 ? NULL : not_implemented();
+    PyObject *rp = args[6], *schema = args[7];
+    if (!PyBytes_CheckExact(rp) || !PyTuple_CheckExact(schema)) return not_implemented();
+    Py_ssize_t limit = PyLong_AsSsize_t(args[8]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    if (limit < 0 || limit > 64) return not_implemented();
     Buf key;
     buf_init(&key);
     PyObject *out = NULL;
-    if (buf_put(&key, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) < 0)
+    int rc = point_key(args[1], args[2], args[3], args[4], args[5], &key);
+    if (rc <= 0) {
+        out = rc < 0 ? NULL : not_implemented();
         goto done;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cols); i++) {
-        /* (k, kind, lo, hi, maxlen, desc): params[k] stored as is in a column of
-         * that kind (insert_row's test), its key element inverted for DESC */
-        long long f[5];
-        PyObject *c = PyTuple_GET_ITEM(cols, i);
-        if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 6) { out = not_implemented(); goto done; }
-        for (int j = 0; j < 5; j++) {
-            int ovf;
-            f[j] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(c, j), &ovf);
-            if (f[j] == -1 && PyErr_Occurred()) goto done;
-            if (ovf) { out = not_implemented(); goto done; }
-        }
-        if (f[0] < 0 || f[0] >= want) { out = not_implemented(); goto done; }
-        PyObject *v = PyTuple_GET_ITEM(params, (Py_ssize_t)f[0]);
-        if (!ltsp_storable(v, (long)f[1], f[2], f[3], (long)f[4])) {
-            if (PyErr_Occurred()) goto done;
-            out = not_implemented();
-            goto done;
-        }
-        size_t at = key.len;
-        PyObject *e = ltsp_key_element(&key, v);
-        if (!e) goto done;
-        if (e == DECLINE) { out = not_implemented(); goto done; }
-        if (PyTuple_GET_ITEM(c, 5) == Py_True)
-            for (size_t j = at; j < key.len; j++) key.p[j] = (unsigned char)~key.p[j];
     }
     /* the entries are start + the pk: [start, successor of start) */
     size_t sl = key.len, el = sl;

@@ -60,27 +60,14 @@ def index_entry(table, index, row, pos=None, pk_pos=None):
 def _insert_spec(w):
     """The spec of _speedups.insert_row for TableWriter `w` (see its comment)."""
     t = w.table
-    kinds, los, his, maxlens = [], [], [], []
-    for c in t.columns:
-        fam, ty = c.type.family, c.type
-        lo = hi = 0
-        maxlen = -1 if ty.length is None else ty.length
-        if fam == "INTEGER":
-            kind = 1
-            lo, hi = ty.int_range
-        else:
-            kind = {"REAL": 2, "TEXT": 3, "BLOB": 4}.get(fam, 0)
-        kinds.append(kind)
-        los.append(lo)
-        his.append(hi)
-        maxlens.append(maxlen)
+    kinds, los, his, maxlens = zip(*(c.type.c_storable for c in t.columns))
 
     def flags(directions, n):
         f = _desc_flags(directions, n)
         return None if f is None else tuple(bool(x) for x in f)
     indexes = tuple((ix, prefix, tuple(pos), flags(ix.directions, len(pos)), ix.unique)
                     for ix, pos, prefix, _ in w.index_keys)
-    return (tuple(kinds), tuple(los), tuple(his), tuple(maxlens),
+    return (kinds, los, his, maxlens,
             tuple(bool(c.not_null) for c in t.columns), w.col_ids_t, w.row_prefix,
             tuple(w.pk_pos), flags(w.pk_dirs, len(w.pk_pos)), indexes)
 

@@ -26,8 +26,18 @@ from .parse import qmark_count
 from .plan import choose_access, column_position, point_params
 from .rowcodec import decode_row_ids
 
-# column families the C index lookup takes values of as they are (insert_row's kinds)
-_C_KINDS = {"INTEGER": 1, "REAL": 2, "TEXT": 3, "BLOB": 4}
+
+def _param_point(table, keys, params):
+    """The `cols` of _speedups.pk_row / index_point for key columns `keys` [(row
+    position, desc)] all pinned by `?` parameters (`params`: {position: ? index}, from
+    plan.point_params), each of a type those take values of as they are; else None."""
+    cols = []
+    for pos, desc in keys:
+        spec = table.columns[pos].type.c_storable
+        if pos not in params or spec[0] == 0:
+            return None
+        cols.append((params[pos], *spec, bool(desc)))
+    return tuple(cols)
 
 __all__ = ["SelectPlan"]
 
@@ -253,18 +263,11 @@ class SelectPlan:
                 self.offset is not None:
             return None
         params = point_params(t, self.scope, where, a.index.column_ids)
-        if params is None:
+        cols = None if params is None else \
+            _param_point(t, a.keys[:len(a.index.column_ids)], params)
+        if cols is None:
             return None
-        cols = []
-        for pos, desc in a.keys[:len(a.index.column_ids)]:
-            ty = t.columns[pos].type
-            kind = _C_KINDS.get(ty.family)
-            if pos not in params or kind is None:
-                return None
-            lo, hi = ty.int_range if kind == 1 else (0, 0)
-            cols.append((params[pos], kind, lo, hi,
-                         -1 if ty.length is None else ty.length, bool(desc)))
-        return tuple(cols), tuple(t.columns[p].id for p in self._plain)
+        return cols, tuple(t.columns[p].id for p in self._plain)
 
     def _type_code(self, node):
         if isinstance(node, exp.Column) and self.table is not None:
@@ -431,20 +434,21 @@ class PointRunner:
         pos = next((i for i, c in enumerate(plan.table.columns) if c.id == pk), None)
         k = plan._point_params.get(pos)
         direct = k is not None and plan.table.columns[pos].type.family == "INTEGER"
+        prefix = access._prefix
         if direct:
             lo, hi = plan.table.columns[pos].type.int_range
-            prefix, encode = access._prefix, access._eq_encode
-        # all of run() in one C call: an ascending INTEGER key from a parameter
-        fused = direct and c_pk_row is not None and not access._dirs[0]
-        plain = PLAIN_TYPES
+            encode = access._eq_encode
+        # all of run() in one C call when every pk column is a ? parameter
+        cols = _param_point(plan.table, access.keys, plan._point_params) \
+            if c_pk_row is not None else None
+        fused, plain = cols is not None, PLAIN_TYPES
 
         def run(txn, params):
             if fused and executor._ver_txn() is txn and not executor._ver_dirty and \
                     executor._ver == version:   # (ready()'s schema check, inlined)
                 reader = txn._reader
                 if reader is not None:
-                    out = c_pk_row(reader, prefix, params, nparams, k, lo, hi, plain,
-                                   ids)
+                    out = c_pk_row(reader, prefix, params, nparams, cols, plain, ids)
                     if out is not NotImplemented:
                         return out
             if not ready(txn, params):

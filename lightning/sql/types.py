@@ -106,6 +106,9 @@ _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
                                                        decimal.InvalidOperation])
 
 
+_C_KINDS = {"INTEGER": 1, "REAL": 2, "TEXT": 3, "BLOB": 4}
+
+
 def ALWAYS(v):
     """The fast_check test of types whose every value of the exact type is stored."""
     return True
@@ -179,6 +182,15 @@ class SqlType:
         if fam == "BLOB" and not self.params:
             return bytes, ALWAYS
         return None
+
+    @property
+    def c_storable(self):
+        """(kind, lo, hi, maxlen) of lightning._speedups' test for values it stores or
+        looks up as they are (ltsp_storable): kind 1 INTEGER in [lo, hi], 2 REAL, 3 TEXT,
+        4 BLOB, 0 any other family (always Python); maxlen -1 when there is no limit."""
+        kind = _C_KINDS.get(self.family, 0)
+        lo, hi = (self._lo, self._hi) if kind == 1 else (0, 0)
+        return kind, lo, hi, -1 if self.length is None else self.length
 
     @property
     def length(self):

@@ -510,7 +510,7 @@ def test_serializable_conflicts_through_sql(tmp_path, calls):
 # ---- pk_row: the fused point read of the driver's fast path ------------------------
 
 def test_pk_row_matches_point_row_and_declines(dbpath):
-    """pk_row(reader, prefix, params, nparams, k, lo, hi, plain, ids) reads what
+    """pk_row(reader, prefix, params, nparams, cols, plain, ids) reads what
     point_row reads at prefix + encode_key([params[k]]), and declines (NotImplemented)
     every input the Python runner would treat differently."""
     from lightning.dbapi.params import PLAIN_TYPES
@@ -525,7 +525,8 @@ def test_pk_row_matches_point_row_and_declines(dbpath):
         lo, hi = -(2 ** 63), 2 ** 63 - 1
 
         def pk(params, nparams=1, k=0, lo=lo, hi=hi, plain=PLAIN_TYPES):
-            return sp.pk_row(r, prefix, params, nparams, k, lo, hi, plain, ids)
+            return sp.pk_row(r, prefix, params, nparams, ((k, 1, lo, hi, -1, False),),
+                             plain, ids)
         for i in (-300, -1, 0, 1, 255, 256, 2 ** 40, 7, -(2 ** 63), 2 ** 63 - 1):
             want = sp.point_row(r, prefix + encode_key([i]), ids)
             assert pk((i,)) == want == ([(i, str(i))] if want else [])
