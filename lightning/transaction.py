@@ -170,6 +170,11 @@ class Transaction:
     def get(self, key, default=None):
         """The value of `key` as this transaction sees it (its own writes over its
         snapshot), or `default`. Under "serializable" the read is validated at commit."""
+        reader = self._reader               # the C read; NotImplemented: the cases below
+        if reader is not None:
+            v = reader.get(key)
+            if v is not NotImplemented:
+                return default if v is None else v
         if type(key) is not bytes or len(key) > MAX_KEY_SIZE:
             key = _key_arg(key)
         with self._lock:
