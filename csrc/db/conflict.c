@@ -58,10 +58,12 @@ void lt_conflict_unregister(lt_conflict *c) {
 }
 
 static int seek_key(lt_iter *it, lt_slice key) {
-    lt_buf k = {0};
-    if (lt_ikey_append(&k, key, LT_MAX_SEQ, LT_TYPE_FOR_SEEK)) return LT_ENOMEM;
-    lt_iter_seek(it, lt_slice_make(k.data, k.size));
-    lt_buf_free(&k);
+    char stack[256];
+    lt_buf heap = {0};
+    lt_slice k;
+    if (lt_seek_key(key, LT_MAX_SEQ, stack, sizeof stack, &heap, &k)) return LT_ENOMEM;
+    lt_iter_seek(it, k);
+    lt_buf_free(&heap);
     return LT_OK;
 }
 

@@ -169,7 +169,8 @@ static int start(struct lt_iterator *it) {
         else lt_iter_seek_last(it->in);
         return LT_OK;
     }
-    if (lt_seek_key(S(!it->reverse ? &it->start : &it->end), stack, sizeof stack, &heap, &k))
+    if (lt_seek_key(S(!it->reverse ? &it->start : &it->end), LT_MAX_SEQ, stack, sizeof stack,
+                    &heap, &k))
         return LT_ENOMEM;
     lt_iter_seek(it->in, k);
     if (it->reverse) {

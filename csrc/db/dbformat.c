@@ -22,14 +22,15 @@ int lt_ikey_append(lt_buf *buf, lt_slice user_key, uint64_t seq, int type) {
     return LT_OK;
 }
 
-int lt_seek_key(lt_slice user_key, char *stack, size_t cap, lt_buf *heap, lt_slice *out) {
+int lt_seek_key(lt_slice user_key, uint64_t seq, char *stack, size_t cap, lt_buf *heap,
+                lt_slice *out) {
     if (user_key.size + 8 <= cap) {
         if (user_key.size) memcpy(stack, user_key.data, user_key.size);
-        lt_put_fixed64(stack + user_key.size, lt_pack_trailer(LT_MAX_SEQ, LT_TYPE_FOR_SEEK));
+        lt_put_fixed64(stack + user_key.size, lt_pack_trailer(seq, LT_TYPE_FOR_SEEK));
         *out = lt_slice_make(stack, user_key.size + 8);
         return LT_OK;
     }
-    int rc = lt_ikey_append(heap, user_key, LT_MAX_SEQ, LT_TYPE_FOR_SEEK);
+    int rc = lt_ikey_append(heap, user_key, seq, LT_TYPE_FOR_SEEK);
     *out = lt_slice_make(heap->data, heap->size);
     return rc;
 }

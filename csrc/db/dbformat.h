@@ -50,10 +50,11 @@ static inline int lt_ikey_cmp(lt_slice a, lt_slice b) {
 
 /* Append user_key|trailer to buf (LT_OK or LT_ENOMEM). */
 int lt_ikey_append(lt_buf *buf, lt_slice user_key, uint64_t seq, int type);
-/* The key that seeks to the newest version of `user_key` (LT_MAX_SEQ, seek type), in
- * `stack` (cap bytes) when it fits, else in *heap (which the caller frees; it must
- * start empty). LT_OK or LT_ENOMEM (message set). */
-int lt_seek_key(lt_slice user_key, char *stack, size_t cap, lt_buf *heap, lt_slice *out);
+/* The key that seeks to the newest version of `user_key` visible at `seq` (seek type;
+ * LT_MAX_SEQ: the newest of all), in `stack` (cap bytes) when it fits, else in *heap
+ * (which the caller frees; it must start empty). LT_OK or LT_ENOMEM (message set). */
+int lt_seek_key(lt_slice user_key, uint64_t seq, char *stack, size_t cap, lt_buf *heap,
+                lt_slice *out);
 
 /* Table file names: "<dir>/<number:06>.ldt", logs "<dir>/<number:06>.log",
  * manifests "<dir>/MANIFEST-<number:06>". Writes into out (cap >= strlen(dir)+32). */

@@ -868,7 +868,8 @@ static int iter_start(lt_txn_iter *it) {
         lt_buf heap = {0};
         lt_slice k;
         if (!it->reverse ? it->has_start : it->has_end) {
-            if (lt_seek_key(S(it->reverse ? &it->end : &it->start), stack, sizeof stack, &heap, &k))
+            if (lt_seek_key(S(it->reverse ? &it->end : &it->start), LT_MAX_SEQ, stack,
+                            sizeof stack, &heap, &k))
                 return LT_ENOMEM;
             lt_iter_seek(it->mit, k);
             lt_buf_free(&heap);

@@ -59,14 +59,7 @@ int lt_version_get(lt_version *v, lt_slice ukey, uint64_t seq, int flags, lt_buf
     char stackbuf[512];
     lt_buf lk = {0};
     lt_slice lookup;
-    if (ukey.size + 8 <= sizeof stackbuf) {
-        memcpy(stackbuf, ukey.data, ukey.size);
-        lt_put_fixed64(stackbuf + ukey.size, lt_pack_trailer(seq, LT_TYPE_FOR_SEEK));
-        lookup = lt_slice_make(stackbuf, ukey.size + 8);
-    } else {
-        if (lt_ikey_append(&lk, ukey, seq, LT_TYPE_FOR_SEEK)) return lt_seterr(LT_ENOMEM, "get: out of memory");
-        lookup = lt_slice_make(lk.data, lk.size);
-    }
+    if (lt_seek_key(ukey, seq, stackbuf, sizeof stackbuf, &lk, &lookup)) return LT_ENOMEM;
     get_state s = { ukey, 0, out, 0 };
     int rc = LT_OK;
     /* Level 0: files may overlap; newest (highest number) first. */
