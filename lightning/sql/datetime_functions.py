@@ -348,6 +348,14 @@ def _strftime(fmt, v="now", *mods):
     return "".join(out)
 
 
+# EXTRACT's fields of a datetime (EPOCH, from the moment itself, is in _extract)
+_FIELD_OF = {
+    "YEAR": lambda d: d.year, "MONTH": lambda d: d.month, "DAY": lambda d: d.day,
+    "DOW": lambda d: (d.weekday() + 1) % 7, "ISODOW": lambda d: d.weekday() + 1,
+    "DOY": lambda d: d.timetuple().tm_yday, "WEEK": lambda d: d.isocalendar()[1],
+    "QUARTER": lambda d: (d.month - 1) // 3 + 1,
+    "HOUR": lambda d: d.hour, "MINUTE": lambda d: d.minute, "SECOND": lambda d: d.second,
+}
 _DATE_FIELDS = ("YEAR", "MONTH", "DAY", "DOW", "ISODOW", "DOY", "WEEK", "QUARTER")
 
 
@@ -377,27 +385,6 @@ def _extract(field, v):
     if mo is None:
         return None
     ijd = mo[0]
-    d = _to_dt(ijd)
-    if f == "YEAR":
-        return d.year
-    if f == "MONTH":
-        return d.month
-    if f == "DAY":
-        return d.day
-    if f == "HOUR":
-        return d.hour
-    if f == "MINUTE":
-        return d.minute
-    if f == "SECOND":
-        return d.second
-    if f == "DOW":
-        return (d.weekday() + 1) % 7
-    if f == "ISODOW":
-        return d.weekday() + 1
-    if f == "DOY":
-        return d.timetuple().tm_yday
-    if f == "WEEK":
-        return d.isocalendar()[1]
-    if f == "QUARTER":
-        return (d.month - 1) // 3 + 1
-    return (ijd - _UNIX0) // 1000                     # EPOCH
+    if f == "EPOCH":
+        return (ijd - _UNIX0) // 1000
+    return _FIELD_OF[f](_to_dt(ijd))
