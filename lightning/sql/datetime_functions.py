@@ -67,33 +67,32 @@ def _tz_ms(z, sign, th, tm):
     return off if sign == "+" else -off
 
 
+def _local_ms(h, mi, sec, frac, z, sign, th, tm):
+    """Milliseconds of a time of day minus its zone offset (0 without a time), or
+    None when malformed."""
+    t = _hms_ms(h, mi, sec, frac) if h is not None else 0
+    if t is None:
+        return None
+    try:
+        return t - _tz_ms(z, sign, th, tm)
+    except ValueError:
+        return None
+
+
 def _parse_text(s):
     m = _ISO.match(s)
     if m:
-        y, mo, d, h, mi, sec, frac, z, sign, th, tm = m.groups()
+        y, mo, d, *rest = m.groups()
         try:
             day = _dt.date(int(y), int(mo), int(d))
         except ValueError:
             return None
-        t = _hms_ms(h, mi, sec, frac) if h is not None else 0
-        if t is None:
-            return None
-        try:
-            off = _tz_ms(z, sign, th, tm)
-        except ValueError:
-            return None
-        return _J1 + (day.toordinal() - 1) * _MS_DAY + t - off
+        t = _local_ms(*rest)
+        return None if t is None else _J1 + (day.toordinal() - 1) * _MS_DAY + t
     m = _HMS.match(s)
     if m:
-        h, mi, sec, frac, z, sign, th, tm = m.groups()
-        t = _hms_ms(h, mi, sec, frac)
-        if t is None:
-            return None
-        try:
-            off = _tz_ms(z, sign, th, tm)
-        except ValueError:
-            return None
-        return _from_dt(_dt.datetime(2000, 1, 1)) + t - off
+        t = _local_ms(*m.groups())
+        return None if t is None else _from_dt(_dt.datetime(2000, 1, 1)) + t
     return None
 
 
