@@ -1,7 +1,8 @@
 /* test_log.c: tests of the record log writer and reader on the memory env: round trips
  * of many records across block boundaries, every way a block tail can end, the log cut
  * at every offset of a range (torn tails), flipped bytes (damage), an empty file,
- * zero-filled tails, reopening for append, and the writer's latch after a failure. */
+ * zero-filled tails, reopening for append, and the writer's latch after a failure; how
+ * reading ended (torn tail, damage with records after it) and resuming after damage. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,46 @@ static int read_check(lt_env *env, const char *path, const log_img *img, size_t 
     return ok;
 }
 
+/* Read `path` to where it stops; return how it ended (LT_LOG_END_*). When it ended at
+ * damage with records after it, resume and return in *resumed_first the index of the
+ * first record read after the damage (-1 if none) and check that the records from
+ * there on are img's records in order, up to a clean end (*resumed_ok). */
+static int end_kind(lt_env *env, const char *path, const log_img *img, long *resumed_first,
+                    int *resumed_ok) {
+    lt_rfile *f;
+    *resumed_first = -1;
+    *resumed_ok = 0;
+    if (env->v->new_readable(env, path, &f) != LT_OK) return -1;
+    lt_log_reader *r = lt_log_reader_new(f, path);
+    lt_slice rec;
+    while (lt_log_read_record(r, &rec) == LT_OK) {}
+    int kind = lt_log_reader_end(r);
+    if (kind == LT_LOG_END_DAMAGED_MID && lt_log_reader_resume(r) == LT_OK) {
+        *resumed_ok = 1;
+        size_t i = 0;
+        char *expect = NULL;
+        while (lt_log_read_record(r, &rec) == LT_OK) {
+            if (*resumed_first < 0) {   /* identify the record by its size and bytes */
+                for (i = 0; i < img->n; i++) {
+                    if (img->size[i] != rec.size) continue;
+                    expect = realloc(expect, rec.size + 1);
+                    fill(expect, i, rec.size);
+                    if (!rec.size || memcmp(expect, rec.data, rec.size) == 0) break;
+                }
+                *resumed_first = (long)i;
+            } else if (++i >= img->n || img->size[i] != rec.size) {
+                *resumed_ok = 0;
+                break;
+            }
+        }
+        if (lt_log_reader_end(r) != LT_LOG_END_CLEAN || i + 1 != img->n) *resumed_ok = 0;
+        free(expect);
+    }
+    lt_log_reader_free(r);
+    lt_rclose(f);
+    return kind;
+}
+
 static void test_roundtrip_random(void) {
     lt_env *env;
     static log_img img;
@@ -181,6 +222,11 @@ static void test_truncation(void) {
         expect_cut(&img, cut, &want, &bad, &lg);
         CHECK_OK(put_bytes(env, "cut", img.file, cut));
         CHECK(read_check(env, "cut", &img, want, bad, lg));
+        long first;
+        int resumed_ok;
+        /* A cut log ends inside its last record: a torn tail, never damage. */
+        CHECK_EQ_INT(end_kind(env, "cut", &img, &first, &resumed_ok),
+                     bad ? LT_LOG_END_TORN : LT_LOG_END_CLEAN);
         checked++;
         torn += (size_t)bad;
     }
@@ -225,6 +271,20 @@ static void test_corruption(void) {
         int ok = read_check(env, "bad", &img, i, 1, i ? img.end[i - 1] : 0);
         if (!ok) fprintf(stderr, "     flipped byte at %zu\n", pos);
         CHECK(ok);
+        /* Damage before the last record has valid records after it, and reading
+         * resumes at the record after the damaged one; damage in the last record is a
+         * tail (torn when the flip makes it run past the end of the file). */
+        long first;
+        int resumed_ok;
+        int kind = end_kind(env, "bad", &img, &first, &resumed_ok);
+        if (i + 1 < img.n) {
+            if (kind != LT_LOG_END_DAMAGED_MID || first != (long)i + 1 || !resumed_ok)
+                fprintf(stderr, "     flipped byte at %zu (record %zu): end %d, resumed at "
+                        "%ld, ok %d\n", pos, i, kind, first, resumed_ok);
+            CHECK(kind == LT_LOG_END_DAMAGED_MID && first == (long)i + 1 && resumed_ok);
+        } else {
+            CHECK(kind == LT_LOG_END_DAMAGED || kind == LT_LOG_END_TORN);
+        }
         checked++;
     }
     CHECK(checked > 1000);
@@ -249,6 +309,17 @@ static void test_empty_and_zero_tails(void) {
     CHECK(read_check(env, "z", &img, 5, 0, img.end[4]));
     CHECK_OK(put_bytes(env, "z", z, img.file_len + 100)); /* a zero-type header */
     CHECK(read_check(env, "z", &img, 5, 1, img.end[4]));
+    long first;
+    int resumed_ok;
+    CHECK_EQ_INT(end_kind(env, "z", &img, &first, &resumed_ok), LT_LOG_END_TORN);
+    /* Zeroes, then records again: damage in the middle, not a tail. */
+    size_t zl = img.file_len + 100;
+    z = realloc(z, zl + img.file_len);
+    memcpy(z + zl, img.file, img.file_len);
+    CHECK_OK(put_bytes(env, "z", z, zl + img.file_len));
+    CHECK_EQ_INT(end_kind(env, "z", &img, &first, &resumed_ok), LT_LOG_END_DAMAGED_MID);
+    CHECK_EQ_INT(first, 0);
+    CHECK(resumed_ok);
     free(z);
     free(img.file);
     lt_env_free(env);
