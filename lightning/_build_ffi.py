@@ -93,7 +93,10 @@ typedef struct lt_options {
     int      background_compaction;
     const lt_codec *codec;
     lt_env  *env;
+    int      wal_recovery;
 } lt_options;
+#define LT_WAL_STRICT ...
+#define LT_WAL_POINT_IN_TIME ...
 
 void lt_options_init(lt_options *o);
 

@@ -16,6 +16,7 @@ many threads at once; a Snapshot or an iterator serialises its own calls with a 
 """
 
 import json
+import logging
 import os
 import struct
 from array import array
@@ -39,6 +40,9 @@ _EINVAL = lib.LT_EINVAL
 _SYNC_MODES = {"off": lib.LT_SYNC_OFF, "normal": lib.LT_SYNC_NORMAL,
                "full": lib.LT_SYNC_FULL}
 _COMPRESSIONS = ("zstd", "none")
+_WAL_RECOVERY = {"strict": lib.LT_WAL_STRICT, "point_in_time": lib.LT_WAL_POINT_IN_TIME}
+
+_recovery_log = logging.getLogger("lightning.recovery")
 
 # Advanced keyword options of open(): name -> (lt_options field, minimum value).
 _ADVANCED = {
@@ -197,8 +201,8 @@ _snapshot_get = _make_get(snapshot=True)
 # ---- open ---------------------------------------------------------------------------
 
 def open(path, *, create=True, read_only=False, sync="normal", compression="zstd",  # noqa: A001
-         cache_size=64 << 20, memtable_size=4 << 20, page_size=4096, _env=None,
-         **advanced):
+         cache_size=64 << 20, memtable_size=4 << 20, page_size=4096,
+         wal_recovery="strict", _env=None, **advanced):
     """Open (or create) the database directory `path` and return a `Database`.
 
     path           a directory path (str, bytes or os.PathLike), or ":memory:" for a
@@ -214,6 +218,14 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
                    engine requires at least 16 KiB).
     page_size      uncompressed size of a table data block (default 4096; 256 B to
                    1 MiB).
+    wal_recovery   what opening does about a write-ahead log damaged in the middle
+                   (records after the damage): "strict" (default) raises
+                   CorruptionError naming the log and changes nothing;
+                   "point_in_time" opens with every commit before the damage, drops
+                   the rest (counted in stats()["recovery"], logged as a warning on
+                   the "lightning.recovery" logger) and keeps a copy of the log in
+                   the database's lost/ directory. A torn tail (a crash cut the last
+                   record short) is cut in either mode.
 
     Advanced keyword options, for tuning and tests: table_size, level1_size,
     sync_interval_ms, bloom_bits_per_key, background_compaction (bool),
@@ -227,6 +239,9 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
     if sync not in _SYNC_MODES:
         raise ProgrammingError(f"sync must be one of 'off', 'normal', 'full', not {sync!r}",
                                code=_EINVAL)
+    if wal_recovery not in _WAL_RECOVERY:
+        raise ProgrammingError("wal_recovery must be 'strict' or 'point_in_time', not "
+                               f"{wal_recovery!r}", code=_EINVAL)
     if compression is None:
         compression = "none"
     if compression not in _COMPRESSIONS:
@@ -238,6 +253,7 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
     opts.create = 1 if create else 0
     opts.read_only = 1 if read_only else 0
     opts.sync = _SYNC_MODES[sync]
+    opts.wal_recovery = _WAL_RECOVERY[wal_recovery]
     sizes = [("cache_size", "cache_size", cache_size, 0),
              ("memtable_size", "memtable_size", memtable_size, 1),
              ("page_size", "block_size", page_size, 1)]
@@ -274,7 +290,25 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
         if out[0] != NULL:
             lib.lt_db_free(out[0])
         raise_error(rc, f"open {name!r}")
-    return Database(out[0], name, env)
+    db = Database(out[0], name, env)
+    _report_recovery(db, name)
+    return db
+
+
+def _report_recovery(db, name):
+    """Log what recovery at open dropped or cut (the C core never prints)."""
+    if not _recovery_log.isEnabledFor(logging.WARNING):
+        return
+    rec = db.stats().get("recovery", {})
+    if rec.get("records_dropped") or rec.get("logs_set_aside"):
+        _recovery_log.warning(
+            "%s: point-in-time recovery dropped %d log record(s) after damage (%s); "
+            "%d damaged log(s) kept in %s", name, rec["records_dropped"],
+            rec.get("damage", ""), rec["logs_set_aside"], os.path.join(name, "lost"))
+    elif rec.get("torn_tails") or rec.get("manifest_torn_bytes"):
+        _recovery_log.info("%s: recovery cut a torn tail (%d log bytes, %d manifest bytes): %s",
+                           name, rec.get("torn_bytes", 0), rec.get("manifest_torn_bytes", 0),
+                           rec.get("damage", ""))
 
 
 def _free_db(h, env):

@@ -348,9 +348,11 @@ apply:
         pthread_mutex_unlock(&e->manifest_mu);
     }
     if (rc) {
-        /* Remove outputs that never made it into a version. */
+        /* Remove outputs that never made it into a version. After a failed manifest
+         * write the record may still reach the disk whole: keep them then (the next
+         * open deletes whatever its manifest does not name). */
         for (int i = 0; i < edit.nadded; i++) {
-            if (trivial) break;
+            if (trivial || e->vs->manifest_failed) break;
             char name[4096];
             lt_table_file_name(name, sizeof name, e->dir, edit.added[i].f->number);
             e->env->v->remove(e->env, name);
@@ -421,6 +423,7 @@ int db_compact_range(lt_engine *e, const lt_slice *begin, const lt_slice *end) {
         compaction_free(&c);
         pthread_mutex_lock(&e->mu);
         e->compacting = 0;
+        if (rc && e->vs->manifest_failed) db_set_bg_error(e, rc);  /* as in the background */
         pthread_cond_broadcast(&e->bg_cv);
         db_delete_obsolete(e);
     }

@@ -66,6 +66,16 @@ typedef struct lt_engine_stats {
         txn_aborts_error, txn_active;
 } lt_engine_stats;
 
+/* What recovery found and did at open (db_open.c), shown by lt_db_stats. */
+typedef struct lt_recovery_info {
+    uint64_t records_replayed;     /* log records (commit groups) applied */
+    uint64_t torn_tails;           /* logs that ended inside a record: cut there */
+    uint64_t torn_bytes;           /* bytes cut off those tails */
+    uint64_t records_dropped;      /* point-in-time recovery: records after the damage */
+    uint64_t logs_set_aside;       /* damaged logs copied into lost/ */
+    char damage[512];              /* the first damage met, "" if none */
+} lt_recovery_info;
+
 struct lt_engine {
     /* identity and registry (under the registry mutex) */
     char *dir;
@@ -110,6 +120,7 @@ struct lt_engine {
     char bg_errmsg[512];
 
     lt_engine_stats st;
+    lt_recovery_info recovery;     /* written at open, read-only afterwards */
 };
 
 struct lt_db {

@@ -62,6 +62,8 @@ static int check_options(const lt_options *o) {
         return lt_seterr(LT_EINVAL, "open: level-0 triggers must satisfy 1 <= compaction <= slowdown <= stop");
     if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
         return lt_seterr(LT_EINVAL, "open: bloom bits per key %d outside 0..64", o->bloom_bits_per_key);
+    if (o->wal_recovery != LT_WAL_STRICT && o->wal_recovery != LT_WAL_POINT_IN_TIME)
+        return lt_seterr(LT_EINVAL, "open: unknown wal_recovery mode %d", o->wal_recovery);
     if (o->sync == LT_SYNC_NORMAL && (o->sync_interval_ms < 1 || o->sync_interval_ms > 60000))
         return lt_seterr(LT_EINVAL, "open: sync interval %u ms outside 1..60000", o->sync_interval_ms);
     return LT_OK;
@@ -75,34 +77,93 @@ static int replay_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice 
     return lt_memtable_add(c->m, seq, type, key, value);
 }
 
+static int check_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice value) {
+    (void)arg; (void)seq; (void)type; (void)key; (void)value;
+    return LT_OK;
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
-/* Replay logs >= the manifest's log number. Flushes full memtables to level 0 (not
- * when read-only). REQUIRES: e->mem exists. */
-static int replay_logs(lt_engine *e, lt_version_edit *edit) {
+/* The numbers of the files named NNNNNN.<suffix> in the directory, sorted. */
+static int numbered_files(lt_engine *e, const char *suffix, uint64_t **out, size_t *n) {
     char **names = NULL;
     size_t nn = 0;
+    *out = NULL;
+    *n = 0;
     int rc = e->env->v->list_dir(e->env, e->dir, &names, &nn);
     if (rc) return rc;
-    uint64_t *logs = calloc(nn + 1, sizeof *logs);
-    size_t nlogs = 0;
-    if (!logs) { lt_env_free_names(names, nn); return lt_seterr(LT_ENOMEM, "recovery: out of memory"); }
+    uint64_t *v = calloc(nn + 1, sizeof *v);
+    if (!v) { lt_env_free_names(names, nn); return lt_seterr(LT_ENOMEM, "recovery: out of memory"); }
     for (size_t i = 0; i < nn; i++) {
         unsigned long long num;
         char tail[8];
-        if (sscanf(names[i], "%llu.%7s", &num, tail) == 2 && strcmp(tail, "log") == 0 &&
-            num >= e->vs->log_number)
-            logs[nlogs++] = num;
+        int used = 0;
+        if (sscanf(names[i], "%llu.%7s%n", &num, tail, &used) == 2 && strcmp(tail, suffix) == 0 &&
+            names[i][used] == 0)
+            v[(*n)++] = num;
     }
     lt_env_free_names(names, nn);
-    if (nlogs) qsort(logs, nlogs, sizeof *logs, cmp_u64);
+    if (*n) qsort(v, *n, sizeof *v, cmp_u64);
+    *out = v;
+    return LT_OK;
+}
+
+/* Copy log `number` into <dir>/lost/ (durably). The original is left in place: it
+ * goes away only as an obsolete log once the new manifest no longer needs it, so a
+ * crash at any point leaves the damaged log in one of the two places. */
+static int set_aside_log(lt_engine *e, uint64_t number) {
+    char lost[4096], src[4096], dst[4096], tmp[4096];
+    snprintf(lost, sizeof lost, "%.4000s/lost", e->dir);
+    lt_log_file_name(src, sizeof src, e->dir, number);
+    lt_log_file_name(dst, sizeof dst, lost, number);
+    snprintf(tmp, sizeof tmp, "%.4000s.tmp", dst);
+    char *data = NULL;
+    size_t n = 0;
+    int rc = e->env->v->mkdir(e->env, lost);
+    if (rc == LT_OK) rc = e->env->v->sync_dir(e->env, e->dir);
+    if (rc == LT_OK) rc = lt_env_read_file(e->env, src, &data, &n);
+    if (rc == LT_OK) rc = lt_env_write_file_atomic(e->env, lost, tmp, dst, data, n);
+    free(data);
+    if (rc == LT_OK) e->recovery.logs_set_aside++;
+    return rc;
+}
+
+/* Remember the first damage recovery met (cut to fit). */
+static void note_damage(lt_engine *e, const char *what) {
+    if (e->recovery.damage[0]) return;
+    size_t n = strlen(what);
+    if (n >= sizeof e->recovery.damage) n = sizeof e->recovery.damage - 1;
+    memcpy(e->recovery.damage, what, n);
+    e->recovery.damage[n] = 0;
+}
+
+/* Replay logs >= the manifest's log number into e->mem, in file-number order.
+ * Flushes full memtables to level 0 (not when read-only), adding them to `edit`.
+ * A torn tail ends the log; any record after damage (later in that log, or in a
+ * later log) is, per opt.wal_recovery, an LT_ECORRUPT error or dropped and counted.
+ * Logs with dropped records are copied into lost/ (not when read-only). On error
+ * the level-0 tables written here are removed again: the directory is as before.
+ * REQUIRES: e->mem exists. */
+static int replay_logs(lt_engine *e, lt_version_edit *edit) {
+    uint64_t *logs = NULL, *aside = NULL;
+    size_t nlogs = 0, naside = 0;
+    int rc = numbered_files(e, "log", &logs, &nlogs);
+    if (rc) return rc;
     lt_batch *b = NULL;
-    if ((rc = lt_batch_new(&b))) { free(logs); return rc; }
-    int stop = 0;
-    for (size_t i = 0; i < nlogs && rc == LT_OK && !stop; i++) {
+    if (!(aside = calloc(nlogs + 1, sizeof *aside)) || (rc = lt_batch_new(&b)) != LT_OK) {
+        free(logs);
+        free(aside);
+        return rc ? rc : lt_seterr(LT_ENOMEM, "recovery: out of memory");
+    }
+    int pit = e->opt.wal_recovery == LT_WAL_POINT_IN_TIME;
+    int dropping = 0;          /* past damage: records are counted, not applied */
+    uint64_t tail_log = 0;     /* a log that ended in a torn tail (0: none yet) */
+    char tail_desc[512] = "";
+    for (size_t i = 0; i < nlogs && rc == LT_OK; i++) {
+        if (logs[i] < e->vs->log_number) continue;
         char name[4096];
         lt_log_file_name(name, sizeof name, e->dir, logs[i]);
         if (logs[i] >= atomic_load(&e->vs->next_file)) atomic_store(&e->vs->next_file, logs[i] + 1);
@@ -110,31 +171,130 @@ static int replay_logs(lt_engine *e, lt_version_edit *edit) {
         if ((rc = e->env->v->new_readable(e->env, name, &f))) break;
         lt_log_reader *r = lt_log_reader_new(f, name);
         if (!r) { lt_rclose(f); rc = lt_seterr(LT_ENOMEM, "recovery: out of memory"); break; }
+        int dropped_here = 0;
         lt_slice rec;
-        while (rc == LT_OK && (rc = lt_log_read_record(r, &rec)) == LT_OK) {
-            rc = lt_batch_set_contents(b, rec);
-            replay_ctx c = { e->mem, 0 };
-            if (rc == LT_OK) rc = lt_batch_iterate(b, replay_one, &c);
-            if (rc == LT_ECORRUPT) { rc = LT_OK; stop = 1; break; } /* checksummed but malformed */
+        for (;;) {
+            rc = lt_log_read_record(r, &rec);
+            if (rc == LT_ENOTFOUND) {
+                int end = lt_log_reader_end(r);
+                rc = LT_OK;
+                if (end == LT_LOG_END_CLEAN) break;
+                if (end != LT_LOG_END_DAMAGED_MID) {      /* a tail: nothing valid after it */
+                    if (!dropping) {
+                        tail_log = logs[i];
+                        snprintf(tail_desc, sizeof tail_desc, "%s", lt_log_reader_damage(r));
+                        e->recovery.torn_tails++;
+                        e->recovery.torn_bytes += lt_rsize(f) - lt_log_reader_last_good(r);
+                        note_damage(e, lt_log_reader_damage(r));
+                    }
+                    break;
+                }
+                if (!pit) {
+                    rc = lt_seterr(LT_ECORRUPT, "%s (valid records follow at offset %llu); "
+                                   "open with wal_recovery=\"point_in_time\" to recover the "
+                                   "records before the damage, or run lightning.repair",
+                                   lt_log_reader_damage(r),
+                                   (unsigned long long)lt_log_reader_next_valid(r));
+                    break;
+                }
+                note_damage(e, lt_log_reader_damage(r));
+                dropping = dropped_here = 1;
+                if ((rc = lt_log_reader_resume(r)) != LT_OK) break;
+                continue;
+            }
             if (rc) break;
+            if (!dropping && tail_log) {
+                /* A log ended in a torn tail, yet a later log holds records. */
+                if (!pit) {
+                    rc = lt_seterr(LT_ECORRUPT, "%s, but the later log %s holds records; "
+                                   "open with wal_recovery=\"point_in_time\" to recover the "
+                                   "records before the damage, or run lightning.repair",
+                                   tail_desc, name);
+                    break;
+                }
+                dropping = 1;
+                aside[naside++] = tail_log;
+            }
+            if (!dropping) {
+                rc = lt_batch_set_contents(b, rec);
+                if (rc == LT_OK) rc = lt_batch_iterate(b, check_one, NULL);  /* whole before any is applied */
+                if (rc == LT_ECORRUPT) {
+                    char what[600];
+                    snprintf(what, sizeof what, "log %.300s: %.250s in the record ending at offset %llu",
+                             name, lt_errmsg(), (unsigned long long)lt_log_reader_last_good(r));
+                    if (!pit) { rc = lt_seterr(LT_ECORRUPT, "%s", what); break; }
+                    note_damage(e, what);
+                    rc = LT_OK;
+                    dropping = 1;
+                }
+                if (rc) break;
+            }
+            if (dropping) {
+                e->recovery.records_dropped++;
+                dropped_here = 1;
+                continue;
+            }
+            replay_ctx c = { e->mem, 0 };
+            if ((rc = lt_batch_iterate(b, replay_one, &c))) break;
+            e->recovery.records_replayed++;
             if (c.max_seq > atomic_load(&e->vs->last_seq)) atomic_store(&e->vs->last_seq, c.max_seq);
             if (!e->opt.read_only && lt_memtable_memory_usage(e->mem) >= e->opt.memtable_size) {
                 rc = db_write_level0(e, e->mem, edit, lt_vset_new_file_number(e->vs));
                 if (rc) break;
                 lt_memtable_unref(e->mem);
-                if (!(e->mem = lt_memtable_new())) rc = lt_seterr(LT_ENOMEM, "recovery: out of memory");
+                if (!(e->mem = lt_memtable_new())) { rc = lt_seterr(LT_ENOMEM, "recovery: out of memory"); break; }
             }
         }
-        if (rc == LT_ENOTFOUND) {
-            rc = LT_OK;
-            if (lt_log_reader_bad_tail(r)) stop = 1;  /* a torn tail ends recovery */
-        }
+        if (dropped_here) aside[naside++] = logs[i];
         lt_log_reader_free(r);
         lt_rclose(f);
     }
+    for (size_t i = 0; rc == LT_OK && !e->opt.read_only && i < naside; i++)
+        rc = set_aside_log(e, aside[i]);
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", lt_errmsg());
+        for (int i = 0; i < edit->nadded; i++) {
+            char name[4096];
+            lt_table_file_name(name, sizeof name, e->dir, edit->added[i].f->number);
+            e->env->v->remove(e->env, name);
+        }
+        lt_seterr(rc, "%s", msg);
+    }
     lt_batch_free(b);
     free(logs);
+    free(aside);
     return rc;
+}
+
+/* A directory without CURRENT is a new database only if it holds no data: no table
+ * and no non-empty log (a crash while creating a database can leave an empty log
+ * and a manifest that names no table). Otherwise CURRENT was lost, and creating a
+ * database there would discard the data: LT_ECORRUPT, nothing touched. */
+static int check_no_data_without_current(lt_engine *e) {
+    char **names = NULL;
+    size_t nn = 0, found = 0;
+    char first[256] = "";
+    int rc = e->env->v->list_dir(e->env, e->dir, &names, &nn);
+    if (rc) return rc;
+    for (size_t i = 0; i < nn; i++) {
+        unsigned long long num;
+        char tail[8], path[4096];
+        int used = 0, data = 0;
+        if (sscanf(names[i], "%llu.%7s%n", &num, tail, &used) != 2 || names[i][used]) continue;
+        if (strcmp(tail, "ldt") == 0) data = 1;
+        if (strcmp(tail, "log") == 0) {
+            uint64_t size = 0;
+            snprintf(path, sizeof path, "%.4000s/%s", e->dir, names[i]);
+            data = e->env->v->file_size(e->env, path, &size) != LT_OK || size > 0;
+        }
+        if (data && !found++) snprintf(first, sizeof first, "%.200s", names[i]);
+    }
+    lt_env_free_names(names, nn);
+    if (!found) return LT_OK;
+    return lt_seterr(LT_ECORRUPT, "open: %s/CURRENT is missing, but the directory holds "
+                     "database files (%s%s); lightning.repair rebuilds the manifest from "
+                     "them", e->dir, first, found > 1 ? " and more" : "");
 }
 
 static void engine_free(lt_engine *e) {
@@ -205,6 +365,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     snprintf(path, sizeof path, "%.4000s/CURRENT", dir);
     int exists = env->v->exists(env, path);
     if (!exists) {
+        if ((rc = check_no_data_without_current(e))) goto fail;
         if (!opt->create || opt->read_only) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
         /* Make the directory's own name durable in its parent. */
         char parent[4096];

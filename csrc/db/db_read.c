@@ -285,6 +285,26 @@ int lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed) {
         U(e->st.txn_active), U(e->st.txn_commits), U(e->st.txn_aborts_conflict),
         U(e->st.txn_aborts_rollback), U(e->st.txn_aborts_error), tracked, tracked_bytes);
     lt_buf_append(&out, tmp, (size_t)n);
+    /* Recovery at open (db_open.c): replace the closing brace again. */
+    const lt_recovery_info *ri = &e->recovery;
+    if (out.size && out.data[out.size - 1] == '}') out.size--;
+    n = snprintf(tmp, sizeof tmp,
+        ", \"recovery\": {\"wal_recovery\": \"%s\", \"records_replayed\": %llu, "
+        "\"torn_tails\": %llu, \"torn_bytes\": %llu, \"records_dropped\": %llu, "
+        "\"logs_set_aside\": %llu, \"manifest_torn_bytes\": %llu, \"damage\": \"",
+        e->opt.wal_recovery == LT_WAL_POINT_IN_TIME ? "point_in_time" : "strict",
+        (unsigned long long)ri->records_replayed, (unsigned long long)ri->torn_tails,
+        (unsigned long long)ri->torn_bytes, (unsigned long long)ri->records_dropped,
+        (unsigned long long)ri->logs_set_aside, (unsigned long long)e->vs->manifest_torn_bytes);
+    lt_buf_append(&out, tmp, (size_t)n);
+    for (const char *p = ri->damage; *p; p++) {   /* a JSON string */
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') { tmp[0] = '\\'; tmp[1] = (char)ch; n = 2; }
+        else if (ch < 0x20) n = snprintf(tmp, sizeof tmp, "\\u%04x", ch);
+        else { tmp[0] = (char)ch; n = 1; }
+        lt_buf_append(&out, tmp, (size_t)n);
+    }
+    lt_buf_append(&out, "\"}}", 3);
     lt_version_unref(v);
     *needed = out.size + 1;
     if (cap > 0) {

@@ -40,8 +40,10 @@ int db_switch_log(lt_engine *e) {
         return rc;
     }
     if (e->log_file) {
-        /* NORMAL promises an fsync at every memtable switch; FULL is synced already. */
-        if (e->opt.sync == LT_SYNC_NORMAL && e->log_unsynced) {
+        /* FULL is synced already. OFF and NORMAL fsync the old log at every memtable
+         * switch, so a log is whole on disk before a later one gets a record: recovery
+         * can then take a damaged log followed by records for damage, not a crash. */
+        if (e->opt.sync != LT_SYNC_FULL && e->log_unsynced) {
             rc = lt_wsync(e->log_file);
             if (rc) { lt_log_writer_free(w); lt_wclose(f); return rc; }
             atomic_fetch_add(&e->st.wal_syncs, 1);

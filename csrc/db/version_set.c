@@ -188,13 +188,21 @@ int lt_vset_recover(lt_vset *vs) {
     snprintf(path, sizeof path, "%s/CURRENT", vs->dir);
     int rc = lt_env_read_file(env, path, &cur, &n);
     if (rc) return rc;
-    if (n < 2 || cur[n - 1] != '\n' || n > 200 || memcmp(cur, "MANIFEST-", 9) != 0) {
+    size_t digits = 0;
+    while (n > 9 && digits < n - 10 && cur[9 + digits] >= '0' && cur[9 + digits] <= '9') digits++;
+    if (n < 11 || n > 200 || cur[n - 1] != '\n' || memcmp(cur, "MANIFEST-", 9) != 0 ||
+        digits != n - 10) {
         free(cur);
-        return lt_seterr(LT_ECORRUPT, "%s: does not name a manifest", path);
+        return lt_seterr(LT_ECORRUPT, "%s: does not name a manifest (%s); lightning.repair "
+                         "rebuilds one from the tables and logs", path,
+                         n == 0 ? "empty file" : "unexpected contents");
     }
     snprintf(name, sizeof name, "%s/%.*s", vs->dir, (int)(n - 1), cur);
     vs->manifest_number = strtoull(cur + 9, NULL, 10);
     free(cur);
+    if (!env->v->exists(env, name))
+        return lt_seterr(LT_ECORRUPT, "%s names %s, which does not exist; lightning.repair "
+                         "rebuilds a manifest from the tables and logs", path, name);
 
     lt_rfile *f = NULL;
     if ((rc = env->v->new_readable(env, name, &f))) return rc;
@@ -218,10 +226,19 @@ int lt_vset_recover(lt_vset *vs) {
     }
     if (rc == LT_ENOTFOUND) {
         rc = LT_OK;
-        if (lt_log_reader_bad_tail(r))
-            rc = lt_seterr(LT_ECORRUPT, "%s: damaged manifest (%s)", name, lt_log_reader_damage(r));
-        else if (records == 0)
+        int end = lt_log_reader_end(r);
+        if (end == LT_LOG_END_TORN && records > 0) {
+            /* An append cut short (disk full, a crash): that edit never took effect,
+             * because an edit is used only after its record is whole and synced. */
+            vs->manifest_torn_bytes = lt_rsize(f) - lt_log_reader_last_good(r);
+        } else if (end != LT_LOG_END_CLEAN) {
+            rc = lt_seterr(LT_ECORRUPT, "%s: damaged manifest (%s%s); lightning.repair "
+                           "rebuilds one from the tables and logs", name,
+                           lt_log_reader_damage(r),
+                           end == LT_LOG_END_DAMAGED_MID ? ", with records after it" : "");
+        } else if (records == 0) {
             rc = lt_seterr(LT_ECORRUPT, "%s: empty manifest", name);
+        }
     }
     lt_log_reader_free(r);
     lt_rclose(f);
@@ -300,11 +317,25 @@ int lt_vset_log_and_apply(lt_vset *vs, lt_version_edit *e, pthread_mutex_t *mu) 
     e->has_last_seq = 1; e->last_seq = atomic_load(&vs->last_seq);
     lt_version *v = NULL;
     lt_buf rec = {0};
+    if (!vs->manifest_log) return lt_seterr(LT_EREADONLY, "manifest: database is read-only");
+    if (vs->manifest_failed)
+        return lt_seterr(LT_EIO, "manifest MANIFEST-%06llu: an earlier write failed, so it "
+                         "is closed to writes until the database is reopened",
+                         (unsigned long long)vs->manifest_number);
     int rc = version_apply(vs, vs->current, e, &v);
     if (rc == LT_OK) rc = lt_edit_encode(e, &rec);
-    if (rc == LT_OK && !vs->manifest_log) rc = lt_seterr(LT_EREADONLY, "manifest: database is read-only");
-    if (rc == LT_OK) rc = lt_log_add_record(vs->manifest_log, rec.data, rec.size);
-    if (rc == LT_OK) rc = lt_wsync(vs->manifest_file);
+    if (rc == LT_OK) {
+        /* The file may now end in part of this record (or hold it unsynced): never
+         * append after it. Recovery ignores such a torn last record. */
+        rc = lt_log_add_record(vs->manifest_log, rec.data, rec.size);
+        if (rc == LT_OK) rc = lt_wsync(vs->manifest_file);
+        if (rc) {
+            vs->manifest_failed = 1;
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", lt_errmsg());
+            lt_seterr(rc, "manifest MANIFEST-%06llu: %s", (unsigned long long)vs->manifest_number, msg);
+        }
+    }
     lt_buf_free(&rec);
     if (rc) {
         if (v) version_destroy(v);

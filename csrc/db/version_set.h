@@ -101,17 +101,23 @@ struct lt_vset {
     struct lt_log_writer *manifest_log;
     lt_buf compact_pointer[LT_NUM_LEVELS];
     uint64_t manifest_syncs;
+    int manifest_failed;             /* an append or sync failed: no more edits */
+    uint64_t manifest_torn_bytes;    /* recovery ignored a torn last record this long */
 };
 
 int  lt_vset_new(const lt_vset_config *cfg, lt_vset **out);
 void lt_vset_free(lt_vset *vs);   /* REQUIRES: only the current version is live */
-/* Read CURRENT and replay the manifest it names into the current version. */
+/* Read CURRENT and replay the manifest it names into the current version. A torn
+ * last record (the file ends inside it: an append cut short) is ignored and its length
+ * kept in manifest_torn_bytes; any other damage, a CURRENT that names no manifest or a
+ * missing manifest is LT_ECORRUPT naming the file. */
 int  lt_vset_recover(lt_vset *vs);
 /* Start a new manifest holding the whole current state, point CURRENT at it
  * (durably) and remember it as the one edits go to. */
 int  lt_vset_new_manifest(lt_vset *vs);
 /* Apply `edit` to the current version, append it to the manifest and sync it, then
- * install the result as current under `mu`. On failure nothing changes. */
+ * install the result as current under `mu`. On failure nothing changes; after a failed
+ * append or sync the manifest takes no more edits (every later call fails, LT_EIO). */
 int  lt_vset_log_and_apply(lt_vset *vs, lt_version_edit *edit, pthread_mutex_t *mu);
 uint64_t lt_vset_new_file_number(lt_vset *vs);
 /* Apply an edit made during recovery to the current version without writing the

@@ -117,7 +117,24 @@ typedef struct lt_options {
     int      background_compaction; /* 0: compaction only in lt_db_compact (tests)     */
     const lt_codec *codec;      /* NULL: no compression                                 */
     lt_env  *env;               /* NULL: lt_env_posix()                                 */
+    int      wal_recovery;      /* LT_WAL_* below: what open does about a damaged log
+                                   (default LT_WAL_STRICT)                              */
 } lt_options;
+
+/* ---- recovery of the write-ahead log at open ------------------------------------- *
+ * A log that ends inside a record (a crash or a full disk cut the last append short)
+ * is a torn tail: recovery keeps every complete record before it, cuts the rest and
+ * counts it in lt_db_stats ("recovery": "torn_tails", "torn_bytes"). Damage with
+ * valid records after it (in the same log or a later one) is not a crash's doing:
+ *   LT_WAL_STRICT         open fails with LT_ECORRUPT naming the log and the offset;
+ *                         nothing in the directory is changed.
+ *   LT_WAL_POINT_IN_TIME  open keeps every record before the damage and drops the
+ *                         rest (a consistent earlier state); "records_dropped" and
+ *                         "damage" in lt_db_stats say what was dropped, and every log
+ *                         with dropped records is copied into the subdirectory lost/
+ *                         (never deleted). */
+#define LT_WAL_STRICT         0
+#define LT_WAL_POINT_IN_TIME  1
 
 /* Fill `o` with the defaults above. */
 void lt_options_init(lt_options *o);
