@@ -29,7 +29,7 @@ from .errors import (
     ProgrammingError,
     Warning,
 )
-from .kv import MAX_KEY_SIZE, MAX_VALUE_SIZE, Batch, Database, Scan, Snapshot, open
+from .kv import MAX_KEY_SIZE, MAX_VALUE_SIZE, Batch, Database, Scan, Snapshot, open, repair
 from .transaction import Savepoint, Transaction, retry
 from .dbapi import (BINARY, DATETIME, NUMBER, ROWID, STRING, Binary, Date, DateFromTicks,
                     Time, TimeFromTicks, Timestamp, TimestampFromTicks, apilevel, connect,
@@ -38,7 +38,7 @@ from .dbapi import (BINARY, DATETIME, NUMBER, ROWID, STRING, Binary, Date, DateF
 __version__ = "0.1.0"
 
 __all__ = [
-    "open", "Database", "Snapshot", "Batch", "Scan", "MAX_KEY_SIZE", "MAX_VALUE_SIZE",
+    "open", "repair", "Database", "Snapshot", "Batch", "Scan", "MAX_KEY_SIZE", "MAX_VALUE_SIZE",
     "Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
     "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
     "NotSupportedError", "CorruptionError", "ConflictError",

@@ -145,6 +145,8 @@ void lt_iter_free(lt_iterator *it);
 int  lt_db_flush(lt_db *db);
 int  lt_db_compact(lt_db *db, const char *start, size_t slen, const char *end, size_t elen);
 int  lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed);
+int  lt_db_repair(const char *path, const lt_options *opt, char *report, size_t cap,
+                  size_t *needed);
 
 /* Binding helpers (defined below in SOURCE). */
 int64_t ltpy_get(lt_db *db, lt_snapshot *snap, const char *key, size_t klen,

@@ -27,7 +27,7 @@ from itertools import count
 from ._ffi import NULL, check, ffi, lib, raise_error, zstd_codec
 from .errors import DataError, InterfaceError, InternalError, ProgrammingError
 
-__all__ = ["open", "Database", "Snapshot", "Batch", "Scan",
+__all__ = ["open", "repair", "Database", "Snapshot", "Batch", "Scan",
            "MAX_KEY_SIZE", "MAX_VALUE_SIZE"]
 
 MAX_KEY_SIZE = int(lib.LT_MAX_KEY_SIZE)
@@ -309,6 +309,58 @@ def _report_recovery(db, name):
         _recovery_log.info("%s: recovery cut a torn tail (%d log bytes, %d manifest bytes): %s",
                            name, rec.get("torn_bytes", 0), rec.get("manifest_torn_bytes", 0),
                            rec.get("damage", ""))
+
+
+def repair(path, *, compression="zstd", page_size=4096, table_size=2 << 20,
+           bloom_bits_per_key=10, _env=None):
+    """Rebuild the database directory `path` from its table files and logs, for a
+    database that does not open because `CURRENT` or its manifest is missing or
+    damaged, or to salvage the records after damage in a log. The database must not
+    be open. Returns a dict summarising what was done: "tables" and "table_entries"
+    (tables read whole), "logs" and "log_records" (batches recovered from logs),
+    "keys" (in the rebuilt database), "last_sequence", "manifest" (the new one), and
+    "set_aside": a list of {"file": "lost/...", "reason": ...} for each damaged table
+    (moved) or log (copied) into the `lost/` subdirectory, where nothing is deleted.
+    Each set-aside file is also logged as a warning on the "lightning.recovery"
+    logger. `compression` must be "zstd" to read compressed tables (and is used to
+    write the new ones); page_size, table_size and bloom_bits_per_key shape the new
+    tables. Raises OperationalError if the database is open or missing.
+    """
+    if compression is None:
+        compression = "none"
+    if compression not in _COMPRESSIONS:
+        raise ProgrammingError(f"compression must be 'zstd' or 'none', not {compression!r}",
+                               code=_EINVAL)
+    opts = ffi.new("lt_options *")
+    lib.lt_options_init(opts)
+    for name, field, value, minimum in (("page_size", "block_size", page_size, 256),
+                                        ("table_size", "table_size", table_size, 1024),
+                                        ("bloom_bits_per_key", "bloom_bits_per_key",
+                                         bloom_bits_per_key, 0)):
+        try:
+            setattr(opts, field, _int_option(name, value, minimum))
+        except OverflowError:
+            raise ProgrammingError(f"{name} is too large: {value}", code=_EINVAL) from None
+    opts.codec = zstd_codec() if compression == "zstd" else NULL
+    if _env is not None:
+        opts.env = _env._h
+    cpath = os.fsencode(path)
+    if b"\0" in cpath:
+        raise ProgrammingError("path must not contain NUL bytes", code=_EINVAL)
+    name = os.fsdecode(cpath)
+    cap = 1 << 20
+    buf = ffi.new("char[]", cap)
+    needed = ffi.new("size_t *")
+    rc = lib.lt_db_repair(cpath, opts, buf, cap, needed)
+    if rc:
+        raise_error(rc, f"repair {name!r}")
+    if needed[0] > cap:   # a very long list of files set aside: the report was cut
+        summary = {"report_truncated": True}
+    else:
+        summary = json.loads(ffi.string(buf).decode("utf-8"))
+    for item in summary.get("set_aside", ()):
+        _recovery_log.warning("%s: repair set aside %s: %s", name, item["file"], item["reason"])
+    return summary
 
 
 def _free_db(h, env):

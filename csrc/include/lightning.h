@@ -332,8 +332,39 @@ int  lt_txn_scan(lt_txn *t, const void *start, size_t slen, const void *end, siz
 int  lt_db_flush(lt_db *db);
 /* Compact every level overlapping [start, end) (NULL = unbounded) down to the bottom. */
 int  lt_db_compact(lt_db *db, const void *start, size_t slen, const void *end, size_t elen);
-/* JSON object of statistics written to buf (NUL-terminated); *needed = full length. */
+/* JSON object of statistics written to buf (NUL-terminated); *needed = full length.
+ * Its "recovery" object says what the open that started the engine found: the
+ * wal_recovery mode, "records_replayed", "torn_tails" and "torn_bytes" (log tails cut),
+ * "records_dropped" and "logs_set_aside" (point-in-time recovery), "manifest_torn_bytes"
+ * (a torn last manifest record ignored) and "damage" (the first damage met, or ""). */
 int  lt_db_stats(lt_db *db, char *buf, size_t cap, size_t *needed);
+
+/* Rebuild the database directory `path` from the table files and logs in it, for a
+ * database that does not open because its CURRENT or manifest is missing or damaged
+ * (or to salvage what a damaged log holds after its damage). The database must not
+ * be open (LT_ELOCKED otherwise, in this process too). `opt` may be NULL; of it only
+ * env, block_size, table_size, bloom_bits_per_key and codec are used (the codec is
+ * needed to read compressed tables).
+ *
+ * Every table is read whole (checksums checked) and every log is read, resuming after
+ * damage; the newest version of each key, by sequence number, is written to new
+ * tables at the bottom level, then a new manifest and CURRENT. A damaged table is
+ * moved into `path`/lost/ and a damaged log copied there; neither is ever deleted.
+ * Old manifests are moved into lost/; intact old tables and logs, whose contents the
+ * new tables hold, are deleted. A crash during repair leaves the old files in place
+ * until the new CURRENT is written, so repair can simply be run again.
+ *
+ * On success a JSON object is written to `report` (NUL-terminated, cut to `cap`
+ * bytes; *needed = its full length + 1 if `needed` is not NULL): "tables" and
+ * "table_entries" (tables read whole and the entries in them), "logs",
+ * "log_records" (batches recovered from logs), "damaged_logs", "damaged_tables",
+ * "keys" and "tables_written" (the rebuilt database), "last_sequence", "manifest"
+ * (the new manifest's name), "set_aside": [{"file": "lost/NNNNNN.ldt", "reason":
+ * "..."}, ...]. Errors: LT_ENOENT (no such directory), LT_ELOCKED, LT_EIO, LT_ENOSPC,
+ * LT_ENOMEM, LT_EINVAL (compressed tables but no codec: such a table is reported as
+ * set aside, so pass the codec). */
+int  lt_db_repair(const char *path, const lt_options *opt, char *report, size_t cap,
+                  size_t *needed);
 
 #ifdef __cplusplus
 }
