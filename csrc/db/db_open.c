@@ -267,6 +267,46 @@ static int replay_logs(lt_engine *e, lt_version_edit *edit) {
     return rc;
 }
 
+/* The files the recovered manifest relies on must all be there: each table it names,
+ * and the log numbered by its log number (created, and its name synced, before any
+ * edit names it; deleted only after a later edit names a newer one). A missing one
+ * means a lost file or a manifest that lost records after being relied on; opening
+ * would then lose data, so: LT_ECORRUPT naming both, nothing touched. */
+static int check_manifest_files(lt_engine *e) {
+    char **names = NULL;
+    size_t nn = 0;
+    int rc = e->env->v->list_dir(e->env, e->dir, &names, &nn);
+    if (rc) return rc;
+    uint64_t *have = calloc(nn + 1, sizeof *have);
+    size_t nh = 0;
+    int log_found = 0;
+    if (!have) { lt_env_free_names(names, nn); return lt_seterr(LT_ENOMEM, "open: out of memory"); }
+    for (size_t i = 0; i < nn; i++) {
+        unsigned long long num;
+        char tail[8];
+        int used = 0;
+        if (sscanf(names[i], "%llu.%7s%n", &num, tail, &used) != 2 || names[i][used]) continue;
+        if (strcmp(tail, "ldt") == 0) have[nh++] = num;
+        if (strcmp(tail, "log") == 0 && num == e->vs->log_number) log_found = 1;
+    }
+    lt_env_free_names(names, nn);
+    if (nh) qsort(have, nh, sizeof *have, cmp_u64);
+    char manifest[64], missing[64] = "";
+    snprintf(manifest, sizeof manifest, "MANIFEST-%06llu", (unsigned long long)e->vs->manifest_number);
+    lt_version *v = e->vs->current;
+    for (int l = 0; l < LT_NUM_LEVELS && !missing[0]; l++)
+        for (int i = 0; i < v->nfiles[l] && !missing[0]; i++)
+            if (!nh || !bsearch(&v->files[l][i]->number, have, nh, sizeof *have, cmp_u64))
+                snprintf(missing, sizeof missing, "table %06llu.ldt", (unsigned long long)v->files[l][i]->number);
+    free(have);
+    if (!missing[0] && !log_found && e->vs->log_number > 0)
+        snprintf(missing, sizeof missing, "log %06llu.log", (unsigned long long)e->vs->log_number);
+    if (!missing[0]) return LT_OK;
+    return lt_seterr(LT_ECORRUPT, "open: %s/%s needs %s, which is missing (a lost file, or a "
+                     "manifest that lost records); lightning.repair rebuilds the database from "
+                     "the tables and logs there", e->dir, manifest, missing);
+}
+
 /* A directory without CURRENT is a new database only if it holds no data: no table
  * and no non-empty log (a crash while creating a database can leave an empty log
  * and a manifest that names no table). Otherwise CURRENT was lost, and creating a
@@ -377,6 +417,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     } else {
         if (opt->error_if_exists) { rc = lt_seterr(LT_EINVAL, "open: database %s already exists", dir); goto fail; }
         if ((rc = lt_vset_recover(e->vs))) goto fail;
+        if ((rc = check_manifest_files(e))) goto fail;
         if ((rc = replay_logs(e, &edit))) goto fail;
     }
     atomic_store(&e->visible_seq, atomic_load(&e->vs->last_seq));

@@ -17,7 +17,9 @@
  *      bottom level (deletions are dropped: nothing lies below them), cut at
  *      table_size between user keys, each synced, then the directory.
  *   5. Write a new manifest naming only the new tables, with the largest sequence
- *      number seen and a log number past every old log, and point CURRENT at it.
+ *      number seen and a log number past every old log (an empty log of that number
+ *      is created first: open checks that the log a manifest names exists), and
+ *      point CURRENT at it.
  *   6. Only then: move the old manifests into lost/, delete the old tables that were
  *      read whole and the old logs (their contents are in the new tables).
  * A crash before step 5 leaves the old files in place (run repair again); after it,
@@ -353,6 +355,15 @@ static int write_manifest(repair *r, uint64_t *manifest) {
     r->edit.last_seq = r->max_seq;
     r->edit.has_next_file = 1;
     r->edit.next_file = r->max_number + 1;
+    /* Open checks that the log the manifest names exists: an empty one. */
+    char name[4096];
+    lt_wfile *f = NULL;
+    lt_log_file_name(name, sizeof name, r->dir, r->edit.log_number);
+    rc = r->env->v->new_writable(r->env, name, &f);
+    if (rc == LT_OK) rc = lt_wsync(f);
+    if (f) { int crc = lt_wclose(f); if (rc == LT_OK) rc = crc; }
+    if (rc == LT_OK) rc = r->env->v->sync_dir(r->env, r->dir);
+    if (rc) { lt_vset_free(vs); return rc; }
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     rc = lt_vset_apply_recovered(vs, &r->edit, &mu);
     if (rc == LT_OK) rc = lt_vset_new_manifest(vs);
