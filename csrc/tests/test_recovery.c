@@ -1,5 +1,6 @@
 /* test_recovery.c: each sync mode's crash promise, checked by simulated power loss
- * (the fault env drops everything not fsync'ed) and by torn log tails. */
+ * (the fault env drops everything not fsync'ed) and by torn log tails; damage in the
+ * middle of a log (strict and point-in-time recovery) and a torn manifest tail. */
 #include <stdint.h>
 #include <unistd.h>
 #include "../include/lightning.h"
@@ -156,11 +157,133 @@ static void test_torn_log(void) {
     }
 }
 
+/* The newest log of /db in `env` (its path in out), or "" if none. */
+static void newest_log(lt_env *env, char *out, size_t cap) {
+    char **names;
+    size_t nn;
+    unsigned long long best = 0;
+    out[0] = 0;
+    if (env->v->list_dir(env, "/db", &names, &nn)) return;
+    for (size_t i = 0; i < nn; i++) {
+        unsigned long long num;
+        if (strstr(names[i], ".log") && sscanf(names[i], "%llu", &num) == 1 && num >= best) {
+            best = num;
+            snprintf(out, cap, "/db/%s", names[i]);
+        }
+    }
+    lt_env_free_names(names, nn);
+}
+
+static int rewrite_file(lt_env *env, const char *path, const char *data, size_t n) {
+    lt_wfile *w;
+    int rc = env->v->new_writable(env, path, &w);
+    if (rc) return rc;
+    rc = lt_wappend(w, data, n);
+    int c = lt_wclose(w);
+    return rc ? rc : c;
+}
+
+static size_t count_files(lt_env *env, const char *dir) {
+    char **names;
+    size_t nn = 0;
+    if (env->v->list_dir(env, dir, &names, &nn)) return 0;
+    lt_env_free_names(names, nn);
+    return nn;
+}
+
+/* A flipped byte in the middle of a log with records after it: strict recovery
+ * refuses and leaves the directory alone; point-in-time recovery opens with the
+ * records before the damage, counts the rest and keeps a copy of the log. */
+static void test_mid_log_damage(void) {
+    lt_env *mem;
+    CHECK_OK(lt_env_mem_new(&mem));
+    lt_options o = opts(mem, LT_SYNC_FULL);
+    o.memtable_size = 1 << 20;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    for (int i = 0; i < 50; i++) CHECK_OK(put_i(db, i));
+    lt_db_crash(db);
+    lt_db_free(db);
+    char log[256], *data;
+    size_t n;
+    newest_log(mem, log, sizeof log);
+    CHECK(log[0]);
+    CHECK_OK(lt_env_read_file(mem, log, &data, &n));
+    CHECK(n > 1000);
+    data[n / 2] ^= 0x10;
+    CHECK_OK(rewrite_file(mem, log, data, n));
+    size_t files = count_files(mem, "/db");
+    CHECK_EQ_INT(lt_db_open("/db", &o, &db), LT_ECORRUPT);
+    CHECK(strstr(lt_errmsg(), log + 4) != NULL);
+    CHECK_EQ_INT(count_files(mem, "/db"), files);
+    o.wal_recovery = LT_WAL_POINT_IN_TIME;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    int pre;
+    int m = prefix_len(db, 50, &pre);
+    CHECK(pre && m > 0 && m < 50);
+    char st[8192];
+    size_t need;
+    CHECK_OK(lt_db_stats(db, st, sizeof st, &need));
+    CHECK(strstr(st, "\"logs_set_aside\": 1,") != NULL);
+    CHECK(strstr(st, "\"records_dropped\": 0,") == NULL);
+    lt_db_free(db);
+    char kept[300], *copy;
+    size_t cn;
+    snprintf(kept, sizeof kept, "/db/lost/%s", log + 4);
+    CHECK_OK(lt_env_read_file(mem, kept, &copy, &cn));
+    CHECK(cn == n && memcmp(copy, data, n) == 0);
+    free(copy);
+    free(data);
+    lt_env_free(mem);
+}
+
+/* A manifest ending in part of a record (an append cut short) opens; damage before
+ * its last record does not. */
+static void test_manifest_torn_tail(void) {
+    lt_env *mem;
+    CHECK_OK(lt_env_mem_new(&mem));
+    lt_options o = opts(mem, LT_SYNC_FULL);
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    for (int i = 0; i < 100; i++) CHECK_OK(put_i(db, i));
+    CHECK_OK(lt_db_flush(db));
+    lt_db_free(db);
+    char *cur, manifest[256], *data;
+    size_t n, cn;
+    CHECK_OK(lt_env_read_file(mem, "/db/CURRENT", &cur, &cn));
+    snprintf(manifest, sizeof manifest, "/db/%.*s", (int)cn - 1, cur);
+    free(cur);
+    CHECK_OK(lt_env_read_file(mem, manifest, &data, &n));
+    char *torn = malloc(n + 40);
+    memcpy(torn, data, n);
+    memcpy(torn + n, data, 20);    /* the start of a record, cut off */
+    CHECK_OK(rewrite_file(mem, manifest, torn, n + 20));
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    int pre;
+    CHECK_EQ_INT(prefix_len(db, 100, &pre), 100);
+    lt_db_free(db);
+    /* The reopen wrote a new manifest; damage its first record. */
+    CHECK_OK(lt_env_read_file(mem, "/db/CURRENT", &cur, &cn));
+    snprintf(manifest, sizeof manifest, "/db/%.*s", (int)cn - 1, cur);
+    free(cur);
+    free(data);
+    CHECK_OK(lt_env_read_file(mem, manifest, &data, &n));
+    data[10] ^= 1;
+    CHECK_OK(rewrite_file(mem, manifest, data, n));
+    CHECK_EQ_INT(lt_db_open("/db", &o, &db), LT_ECORRUPT);
+    CHECK(strstr(lt_errmsg(), manifest) != NULL);
+    free(torn);
+    free(data);
+    lt_env_free(mem);
+}
+
 int main(void) {
     RUN(test_full);
     RUN(test_normal_timer);
     RUN(test_off_prefix);
     RUN(test_full_with_compactions);
     RUN(test_torn_log);
+    RUN(test_mid_log_damage);
+    RUN(test_manifest_torn_tail);
     TEST_MAIN_END();
 }
