@@ -1,7 +1,8 @@
 """Damaged files: a flipped byte in a table block raises CorruptionError when that
 block is read (never wrong data); a torn or garbage log tail is cut at recovery and the
 database opens with every complete record; a damaged manifest gives CorruptionError
-naming the manifest file."""
+naming the manifest file. (Damage with records after it, and a lost CURRENT or
+manifest: tests/test_recovery.py and tests/test_damage_matrix.py.)"""
 
 import json
 import os
@@ -206,6 +207,6 @@ def test_damaged_manifest_names_the_file(compacted_db, damage):
 def test_missing_manifest_is_an_error_naming_it(compacted_db):
     name = current_manifest(compacted_db)
     os.remove(os.path.join(compacted_db, name))
-    with pytest.raises(lightning.DatabaseError) as ei:
+    with pytest.raises(lightning.CorruptionError) as ei:
         lightning.open(compacted_db)
     assert name in str(ei.value), str(ei.value)

@@ -182,8 +182,6 @@ def test_mid_log_damage_point_in_time_counts_logs_and_keeps_the_log(tmp_path, ca
     with lightning.open(path) as db:   # later opens keep it too
         assert len(dict(db.scan())) == m
     assert os.path.exists(kept)
-    # repair salvages the records after the damage from the kept copy's original? No:
-    # the original log is gone once the new manifest is in; lost/ keeps it for the user.
 
 
 def test_torn_log_tail_is_cut_and_counted(tmp_path):
@@ -265,3 +263,13 @@ def test_repair_refuses_an_open_database(tmp_path):
 def test_wal_recovery_option_is_checked(tmp_path):
     with pytest.raises(lightning.ProgrammingError):
         lightning.open(str(tmp_path / "x.ldb"), wal_recovery="bogus")
+
+
+def test_connect_passes_wal_recovery(tmp_path):
+    path = str(tmp_path / "x.ldb")
+    write_full_then_crash(path)
+    damage_log_middle(path)
+    with pytest.raises(lightning.CorruptionError):
+        lightning.connect(path)
+    conn = lightning.connect(path, wal_recovery="point_in_time")
+    conn.close()

@@ -1,13 +1,29 @@
 /* db_open.c: opening a database (creation or recovery), the per-process registry
  * that makes a second open of the same path share one engine, and closing.
  *
- * Recovery: read CURRENT and the manifest; replay, in file-number order, every log
- * not older than the manifest's log number into a memtable, stopping for good at the
- * first damaged record (a torn tail: everything after it was never acknowledged under
- * FULL, and may not be applied under OFF/NORMAL without breaking the prefix promise);
- * write what was replayed to a level-0 table; start a fresh log and a fresh manifest
- * (CURRENT replaced by rename, directory synced); delete the files no longer needed.
- * A read-only open replays into memory and writes nothing. */
+ * Recovery, in order; a step that fails leaves the directory as it was:
+ *   1. No CURRENT: a new database, unless the directory holds a table or a non-empty
+ *      log (then CURRENT was lost: LT_ECORRUPT; lightning.repair rebuilds it). A crash
+ *      while creating a database leaves at most an empty log and a manifest naming no
+ *      table, so such a directory is created anew.
+ *   2. Read CURRENT and the manifest (lt_vset_recover: a torn last record is ignored,
+ *      other damage is LT_ECORRUPT). Every table the manifest names, and the log its
+ *      log number names, must exist: otherwise the manifest lost records or a file was
+ *      lost, and going on would delete newer tables as obsolete (LT_ECORRUPT).
+ *   3. Replay, in file-number order, every log not older than the manifest's log
+ *      number into a memtable (each batch checked whole before any of it is applied).
+ *      A log ending inside a record is a torn tail: cut there, counted. Damage with a
+ *      valid record after it, in that log or a later one, is not a crash's doing:
+ *      LT_WAL_STRICT fails (level-0 tables written by this replay are removed again);
+ *      LT_WAL_POINT_IN_TIME stops applying there, counts what follows, and copies each
+ *      log with dropped records into lost/ before anything else is written (the
+ *      original goes later as an obsolete log, so a crash leaves it in one place or
+ *      the other).
+ *   4. Write what was replayed to a level-0 table; start a fresh log and a fresh
+ *      manifest (CURRENT replaced by rename, directory synced); then delete the files
+ *      no longer needed (never anything in lost/).
+ * A read-only open replays into memory and writes nothing. What recovery found is in
+ * e->recovery, shown by lt_db_stats. */
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
