@@ -141,6 +141,11 @@ void db_maybe_schedule(lt_engine *e);      /* REQUIRES: mu held */
 int  db_write_level0(lt_engine *e, lt_memtable *m, lt_version_edit *edit, uint64_t number);
 void db_delete_obsolete(lt_engine *e);     /* REQUIRES: mu held (released inside) */
 int  db_compact_range(lt_engine *e, const lt_slice *begin, const lt_slice *end);
+/* A write stall with background compaction off: run, in the caller's thread, the
+ * compaction the current version needs most (what the background thread would run);
+ * its failure is latched as the background error. LT_ENOMEM if none could be set up.
+ * REQUIRES: mu held (released inside), !e->compacting, current version's score >= 1. */
+int  db_compact_foreground(lt_engine *e);
 void db_set_bg_error(lt_engine *e, int rc); /* REQUIRES: mu held */
 uint64_t db_smallest_snapshot(lt_engine *e); /* REQUIRES: mu held */
 int  db_add_pending(lt_engine *e, uint64_t number);  /* REQUIRES: mu held */

@@ -114,7 +114,10 @@ typedef struct lt_options {
     int      l0_slowdown_trigger;   /* default 8                                         */
     int      l0_stop_trigger;       /* default 12                                        */
     int      bloom_bits_per_key;    /* 0 disables filters (default 10)                   */
-    int      background_compaction; /* 0: compaction only in lt_db_compact (tests)     */
+    int      background_compaction; /* 0: no background compaction (tests: fixed layouts);
+                                       lt_db_compact compacts, and a write that meets
+                                       l0_stop_trigger level-0 files compacts in its
+                                       own thread before it goes on (default 1)      */
     const lt_codec *codec;      /* NULL: no compression                                 */
     lt_env  *env;               /* NULL: lt_env_posix()                                 */
 } lt_options;

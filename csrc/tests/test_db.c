@@ -186,6 +186,40 @@ static void test_posix_reopen(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* Background compaction off: the writer that meets l0_stop_trigger compacts itself
+ * (it used to wait forever at the 13th flush). alarm() turns a hang into a failure. */
+static void test_stall_compacts_in_foreground(void) {
+    lt_env *env;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = small_opts(env);
+    o.background_compaction = 0;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    alarm(120);
+    const int N = 6000;
+    char k[32], v[256], got[300];
+    memset(v, 'x', sizeof v);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "k%07d", i);
+        memcpy(v, k, (size_t)n);
+        CHECK_OK(lt_put(db, k, strlen(k), v, 200));
+    }
+    alarm(0);
+    char st[4096];
+    size_t need;
+    CHECK_OK(lt_db_stats(db, st, sizeof st, &need));
+    const char *f = strstr(st, "\"flushes\": ");
+    CHECK(f != NULL);
+    CHECK(atoi(f + strlen("\"flushes\": ")) > 3 * o.l0_stop_trigger);
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "k%07d", i);
+        CHECK_OK(get_str(db, NULL, k, got, sizeof got));
+        CHECK(strlen(got) == 200 && memcmp(got, k, strlen(k)) == 0);
+    }
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
 typedef struct { lt_db *db; int id; int fails; } thr_arg;
 
 static void *writer_main(void *p) {
@@ -270,6 +304,7 @@ int main(void) {
     RUN(test_basic);
     RUN(test_many);
     RUN(test_posix_reopen);
+    RUN(test_stall_compacts_in_foreground);
     RUN(test_threads);
     RUN(test_close_while_freeing);
     TEST_MAIN_END();
