@@ -794,6 +794,29 @@ def test_batch_put_many_bytes_like_and_errors(db):
     assert db.get(b"c") is None and db.get(b"d") is None
 
 
+@pytest.mark.parametrize("items, index, what", [
+    ([(b"a", b"1"), (b"b", b"2", b"x")], 1, "tuple of 3"),       # mixed with pairs
+    ([(b"a", b"1", b"x"), (b"b", b"2")], 0, "tuple of 3"),
+    ([(b"a", b"1", b"x")], 0, "tuple of 3"),
+    ([(b"a", b"1"), [b"b"]], 1, "list of 1"),
+    ([(b"a", b"1"), b"bc"], 1, "bytes"),
+])
+def test_batch_put_many_rejects_items_that_are_not_pairs(db, items, index, what):
+    b = db.batch()
+    with pytest.raises(TypeError, match=rf"put_many items must be \(key, value\) pairs; "
+                                        rf"item {index} is a {what}$"):
+        b.put_many(items)
+    b.clear()
+    with pytest.raises(TypeError, match=rf"; item {index} is a {what}$"):
+        b.put_many(iter(items))
+    assert db.get(b"a") is None and db.get(b"b") is None
+    t = db.transaction()
+    with pytest.raises(TypeError, match=rf"; item {index} is a {what}$"):
+        t.put_many(items)
+    assert t.get(b"b") is None          # nothing of the bad item was written
+    t.rollback()
+
+
 def test_garbage_collected_in_any_order_does_not_crash():
     """Python's cyclic GC frees objects of a cycle in any order: a ":memory:" database
     (with its memory env), open transactions, snapshots, scans and SQL connections
