@@ -199,7 +199,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     if (!opt->read_only && opt->create && (rc = env->v->mkdir(env, dir))) goto fail;
     snprintf(path, sizeof path, "%.4000s/LOCK", dir);
     if (!env->v->exists(env, dir)) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
-    if ((rc = env->v->lock(env, path, &e->lock))) goto fail;
+    if ((rc = env->v->lock(env, path, opt->read_only, &e->lock))) goto fail;
     lt_vset_config vc = { env, dir, e->topt, e->cache, opt->level1_size, opt->l0_compaction_trigger };
     if ((rc = lt_vset_new(&vc, &e->vs))) goto fail;
     snprintf(path, sizeof path, "%.4000s/CURRENT", dir);

@@ -131,7 +131,11 @@ typedef struct lt_db lt_db;
 /* Open (or create) the database directory `path`. Opening a path that this process
  * already has open returns a new handle on the same engine (options of the first open
  * stay in force). Another process holding the lock gives LT_ELOCKED with the holder's
- * pid in the message. On success *out must eventually be passed to lt_db_free. */
+ * pid in the message. The lock (the LOCK file) is exclusive for a writer; a read_only
+ * open takes it shared, on the file opened read-only, and creates, writes and
+ * removes no file (it works on read-only media): read-only processes share it, a
+ * writer and readers exclude each other. On success *out must eventually be passed
+ * to lt_db_free. */
 int  lt_db_open(const char *path, const lt_options *opt, lt_db **out);
 /* Close this handle; the engine shuts down (flushes nothing it need not: the log is
  * already durable per the sync mode) when its last handle closes. Waits for calls in
