@@ -45,11 +45,12 @@ def test_exception_hierarchy_is_pep249():
 def test_error_codes_match_header():
     for name in ("ENOTFOUND", "ECORRUPT", "EIO", "EINVAL", "ENOMEM", "ELOCKED",
                  "EREADONLY", "ECLOSED", "ECONFLICT", "ENOENT", "EVERSION", "ENOSPC",
-                 "EBUSY"):
+                 "EBUSY", "EFORKED"):
         assert getattr(errors, name) == getattr(lib, "LT_" + name), name
     assert errors.error_class(lib.LT_ECORRUPT) is lightning.CorruptionError
     assert errors.error_class(lib.LT_ECLOSED) is lightning.InterfaceError
     assert errors.error_class(lib.LT_ELOCKED) is lightning.OperationalError
+    assert errors.error_class(lib.LT_EFORKED) is lightning.InterfaceError
     assert errors.error_class(-1) is lightning.InternalError
     assert lightning.MAX_KEY_SIZE == 16 * 1024
     assert lightning.MAX_VALUE_SIZE == 64 * 1024 * 1024

@@ -103,6 +103,13 @@ static inline void lt_rclose(lt_rfile *f) { if (f) f->env->v->rclose(f); }
 
 void lt_env_free_names(char **names, size_t n);
 
+/* fork() support; db_open.c's pthread_atfork handlers call these with phase 0 before
+ * fork (take the mutex), 1 in the parent after it (release), 2 in the child (release;
+ * lt_env_posix_atfork also forgets the locks the parent holds, which the child does
+ * not hold, so the child can try to lock those databases itself). */
+void lt_env_util_atfork(int phase);   /* env_util.c: env lifetimes */
+void lt_env_posix_atfork(int phase);  /* env_posix.c: the table of held locks */
+
 /* The directory part of `path` (malloc'ed; NULL on ENOMEM): "a/b/c" -> "a/b",
  * "/x" -> "/", "x" -> ".". Trailing slashes of `path` are ignored. */
 char *lt_path_parent(const char *path);

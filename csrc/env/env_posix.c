@@ -428,6 +428,19 @@ static void p_unlock(lt_env *env, lt_flock *fl) {
     free(l);
 }
 
+void lt_env_posix_atfork(int phase) {
+    if (phase == 0) { pthread_mutex_lock(&lock_mu); return; }
+    /* The child holds none of the parent's fcntl locks: forget them. Closing our
+     * copies of the descriptors releases nothing of the parent's (the locks belong
+     * to its process); the entries stay with the engines the child leaks. */
+    if (phase == 2) {
+        for (posix_flock *h = lock_held; h; h = h->next)
+            if (h->fd >= 0) { close(h->fd); h->fd = -1; }
+        lock_held = NULL;
+    }
+    pthread_mutex_unlock(&lock_mu);
+}
+
 static void p_destroy(lt_env *env) { (void)env; /* process-wide, never freed */ }
 
 static const lt_env_vtbl posix_vtbl = {

@@ -18,6 +18,18 @@
  * invalidates it: every later call on it returns LT_ECLOSED, except the matching
  * *_free, which releases the handle's memory. Closing a database closes all its
  * snapshots and iterators as well (they then return LT_ECLOSED).
+ *
+ * Processes and fork(). Do not carry an open database across fork(): the engine's
+ * threads do not exist in the child and its mutexes may be held by threads that do
+ * not either. In a child, every call on a handle inherited from the parent (database,
+ * snapshot, iterator, transaction and its scans) returns LT_EFORKED and touches
+ * nothing; the close and free functions succeed and release nothing of the engine
+ * (the parent still owns it: its memory is leaked in the child, never its files or
+ * lock), so a child may close what it inherited and exit without waiting. A child
+ * that needs the database opens it again with lt_db_open, which gives it an engine
+ * of its own, or LT_ELOCKED naming the parent's pid while the parent holds the lock.
+ * The check is a comparison with a counter that a pthread_atfork handler bumps in
+ * the child, so calls cost no system call.
  */
 #ifndef LIGHTNING_H
 #define LIGHTNING_H
@@ -45,6 +57,7 @@ extern "C" {
 #define LT_ENOSPC     (-30711) /* the file system is full                                */
 #define LT_EBUSY      (-30712) /* background error latched: the database is read-only   */
 #define LT_EEXISTS    (-30713) /* key already present (lt_txn_insert)                    */
+#define LT_EFORKED    (-30714) /* handle opened by the parent of this fork()ed process   */
 
 /* Message of the last failed call made by this thread (empty string if none). The
  * pointer stays valid until this thread's next call into the library. */
