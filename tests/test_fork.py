@@ -72,7 +72,7 @@ if pid == 0:
     attempt("sql commit", con.commit)
     attempt("reopen", lambda: lightning.open(path))
     attempt("reopen read-only", lambda: lightning.open(path, read_only=True))
-    attempt("sql reopen", lambda: lightning.connect(sql_path).execute("SELECT 1"))
+    attempt("sql reopen", lambda: lightning.connect(sql_path, timeout=0).execute("SELECT 1"))
     # Close some of it; leave the rest to the garbage collector at exit.
     attempt("snapshot close", snap.close)
     attempt("txn rollback", txn.rollback)
