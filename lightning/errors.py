@@ -91,6 +91,7 @@ ENOENT = -30709
 EVERSION = -30710
 ENOSPC = -30711
 EBUSY = -30712
+EFORKED = -30714
 
 ERROR_CLASSES = {
     ECORRUPT: CorruptionError,
@@ -105,6 +106,10 @@ ERROR_CLASSES = {
     EVERSION: DatabaseError,
     ENOSPC: OperationalError,
     EBUSY: OperationalError,
+    # A handle inherited across fork() is misuse of the interface, like a closed one
+    # (retrying cannot help; the child must open the database itself), hence
+    # InterfaceError, as sqlite3 reports using a connection outside its thread.
+    EFORKED: InterfaceError,
     ENOTFOUND: InternalError,     # never an error for callers; reaching here is a bug
 }
 

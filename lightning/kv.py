@@ -96,6 +96,18 @@ def _value_arg(value, name="value"):
     return value
 
 
+def _pair_arg(pair, index):
+    """put_many's item number `index` as a (key, value) pair, or TypeError naming the
+    index and what the item is."""
+    if isinstance(pair, (tuple, list)):
+        if len(pair) == 2:
+            return pair
+        what = f"{type(pair).__name__} of {len(pair)}"
+    else:
+        what = type(pair).__name__
+    raise TypeError(f"put_many items must be (key, value) pairs; item {index} is a {what}")
+
+
 def _bound_arg(obj, name):
     return None if obj is None else _key_arg(obj, name)
 
@@ -638,8 +650,8 @@ class Batch:
             items = list(items)
         if not items:
             return
-        try:
-            keys, values = zip(*items)
+        try:   # strict: an item of another length must not be cut to a pair
+            keys, values = zip(*items, strict=True)
             fast = (len(keys) == len(items) and set(map(type, keys)) == {bytes}
                     and set(map(type, values)) == {bytes})
         except (TypeError, ValueError):
@@ -648,11 +660,9 @@ class Batch:
             klens, vlens = array("I", map(len, keys)), array("I", map(len, values))
             fast = max(klens) <= MAX_KEY_SIZE and max(vlens) <= MAX_VALUE_SIZE
         if not fast:   # mixed types, bad pairs or sizes: the checks of put name them
-            for pair in items:
-                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise TypeError(f"put_many items must be (key, value) pairs, not "
-                                    f"{type(pair).__name__}")
-                self.put(pair[0], pair[1])
+            for i, pair in enumerate(items):
+                key, value = _pair_arg(pair, i)
+                self.put(key, value)
             return
         kb, vb = b"".join(keys), b"".join(values)
         out = bytearray(len(kb) + len(vb) + 9 * len(keys))     # packed in place

@@ -30,7 +30,7 @@ import weakref
 
 from ._ffi import NULL, check, ffi, lib, raise_error
 from .errors import ConflictError, DataError, InterfaceError, InternalError, OperationalError, ProgrammingError
-from .kv import MAX_KEY_SIZE, _key_arg, _limit_arg, _live, _scan_range, _value_arg
+from .kv import MAX_KEY_SIZE, _key_arg, _limit_arg, _live, _pair_arg, _scan_range, _value_arg
 
 __all__ = ["Transaction", "Savepoint", "TransactionScan", "retry", "ISOLATION_LEVELS",
            "DEFAULT_MAX_WRITE_BYTES"]
@@ -226,8 +226,8 @@ class Transaction:
         n = len(items)
         if not n:
             return None
-        try:
-            keys, values = zip(*items)
+        try:   # strict: an item of another length must not be cut to a pair
+            keys, values = zip(*items, strict=True)
             fast = set(map(type, keys)) == {bytes} and set(map(type, values)) == {bytes}
         except (TypeError, ValueError):
             fast = False
@@ -235,7 +235,8 @@ class Transaction:
             klens, vlens = array("I", map(len, keys)), array("I", map(len, values))
             fast = max(klens) <= MAX_KEY_SIZE and max(vlens) <= lib.LT_MAX_VALUE_SIZE
         if not fast:    # odd types or sizes: one by one, so put() names the problem
-            for i, (k, v) in enumerate(items):
+            for i, pair in enumerate(items):
+                k, v = _pair_arg(pair, i)
                 if if_absent is not None and if_absent[i] and self.get(k) is not None:
                     return i
                 self.put(k, v)

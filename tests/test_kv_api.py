@@ -45,11 +45,12 @@ def test_exception_hierarchy_is_pep249():
 def test_error_codes_match_header():
     for name in ("ENOTFOUND", "ECORRUPT", "EIO", "EINVAL", "ENOMEM", "ELOCKED",
                  "EREADONLY", "ECLOSED", "ECONFLICT", "ENOENT", "EVERSION", "ENOSPC",
-                 "EBUSY"):
+                 "EBUSY", "EFORKED"):
         assert getattr(errors, name) == getattr(lib, "LT_" + name), name
     assert errors.error_class(lib.LT_ECORRUPT) is lightning.CorruptionError
     assert errors.error_class(lib.LT_ECLOSED) is lightning.InterfaceError
     assert errors.error_class(lib.LT_ELOCKED) is lightning.OperationalError
+    assert errors.error_class(lib.LT_EFORKED) is lightning.InterfaceError
     assert errors.error_class(-1) is lightning.InternalError
     assert lightning.MAX_KEY_SIZE == 16 * 1024
     assert lightning.MAX_VALUE_SIZE == 64 * 1024 * 1024
@@ -792,6 +793,29 @@ def test_batch_put_many_bytes_like_and_errors(db):
     with pytest.raises(lightning.DataError, match="key is 16385 bytes"):
         db.batch().put_many([(b"k" * 16385, b"v")])
     assert db.get(b"c") is None and db.get(b"d") is None
+
+
+@pytest.mark.parametrize("items, index, what", [
+    ([(b"a", b"1"), (b"b", b"2", b"x")], 1, "tuple of 3"),       # mixed with pairs
+    ([(b"a", b"1", b"x"), (b"b", b"2")], 0, "tuple of 3"),
+    ([(b"a", b"1", b"x")], 0, "tuple of 3"),
+    ([(b"a", b"1"), [b"b"]], 1, "list of 1"),
+    ([(b"a", b"1"), b"bc"], 1, "bytes"),
+])
+def test_batch_put_many_rejects_items_that_are_not_pairs(db, items, index, what):
+    b = db.batch()
+    with pytest.raises(TypeError, match=rf"put_many items must be \(key, value\) pairs; "
+                                        rf"item {index} is a {what}$"):
+        b.put_many(items)
+    b.clear()
+    with pytest.raises(TypeError, match=rf"; item {index} is a {what}$"):
+        b.put_many(iter(items))
+    assert db.get(b"a") is None and db.get(b"b") is None
+    t = db.transaction()
+    with pytest.raises(TypeError, match=rf"; item {index} is a {what}$"):
+        t.put_many(items)
+    assert t.get(b"b") is None          # nothing of the bad item was written
+    t.rollback()
 
 
 def test_garbage_collected_in_any_order_does_not_crash():

@@ -1,6 +1,7 @@
 /* db_compact.c: the background thread and everything it does: writing a sealed
  * memtable to a level-0 table, leveled compaction (also run in the caller's thread by
- * lt_db_compact), and deleting files that no live version needs.
+ * lt_db_compact, and by a stalled writer when background compaction is off), and
+ * deleting files that no live version needs.
  *
  * Compaction merges the input files of level L and the overlapping files of L+1 into
  * new files of L+1, cut only between different user keys (so files of a level never
@@ -369,6 +370,29 @@ done:
 
 void db_maybe_schedule(lt_engine *e) { pthread_cond_broadcast(&e->bg_cv); }
 
+/* Run the picked compaction `c` with mu released; a failure latches the background
+ * error. REQUIRES: mu held, !e->compacting. */
+static void run_picked(lt_engine *e, compaction *c) {
+    e->compacting = 1;
+    uint64_t smallest = db_smallest_snapshot(e);
+    pthread_mutex_unlock(&e->mu);
+    int rc = run_compaction(e, c, smallest);
+    compaction_free(c);
+    pthread_mutex_lock(&e->mu);
+    e->compacting = 0;
+    if (rc && rc != LT_ECLOSED) db_set_bg_error(e, rc);
+    pthread_cond_broadcast(&e->bg_cv);
+    db_delete_obsolete(e);
+}
+
+int db_compact_foreground(lt_engine *e) {
+    compaction c;
+    if (!pick_compaction(e, &c))
+        return lt_seterr(LT_ENOMEM, "write: cannot start the compaction a write stall needs");
+    run_picked(e, &c);
+    return LT_OK;
+}
+
 void *db_bg_main(void *arg) {
     lt_engine *e = arg;
     pthread_mutex_lock(&e->mu);
@@ -377,16 +401,7 @@ void *db_bg_main(void *arg) {
         if (e->imm) { flush_imm(e); continue; }
         compaction c;
         if (e->opt.background_compaction && !e->compacting && pick_compaction(e, &c)) {
-            e->compacting = 1;
-            uint64_t smallest = db_smallest_snapshot(e);
-            pthread_mutex_unlock(&e->mu);
-            int rc = run_compaction(e, &c, smallest);
-            compaction_free(&c);
-            pthread_mutex_lock(&e->mu);
-            e->compacting = 0;
-            if (rc && rc != LT_ECLOSED) db_set_bg_error(e, rc);
-            pthread_cond_broadcast(&e->bg_cv);
-            db_delete_obsolete(e);
+            run_picked(e, &c);
             continue;
         }
         pthread_cond_wait(&e->bg_cv, &e->mu);

@@ -16,7 +16,16 @@
  *
  * Handles: each lt_db is one handle on a shared lt_engine. API calls on a handle are
  * bracketed by db_enter/db_leave, so lt_db_close can wait for calls in flight and
- * then invalidate the handle's snapshots and iterators. */
+ * then invalidate the handle's snapshots and iterators.
+ *
+ * fork(): a pthread_atfork child handler (db_open.c) bumps db_fork_gen, empties the
+ * engine registry and the env's table of held locks. A handle remembers the
+ * generation it was opened in; db_forked() tells a handle inherited from a parent,
+ * whose engine must never be touched again in this process: db_enter refuses with
+ * LT_EFORKED, and the close/free paths of handles, snapshots and iterators take no
+ * engine mutex and free nothing of the engine (it is leaked). The handlers hold
+ * the process-wide mutexes (registry, env lifetimes, env locks, transactions'
+ * iterator lists) across fork(), so the child finds them free. */
 #ifndef LT_DB_IMPL_H
 #define LT_DB_IMPL_H
 
@@ -125,6 +134,7 @@ struct lt_engine {
 
 struct lt_db {
     lt_engine *e;
+    unsigned gen;                     /* db_fork_gen when opened */
     int read_only;
     atomic_int hrefs;                 /* the user's + one per snapshot/iterator alive */
     atomic_int active;
@@ -134,7 +144,16 @@ struct lt_db {
     struct lt_iterator *iters;        /* this handle's iterators */
 };
 
-/* Bracket every API call on a handle: LT_OK, or LT_ECLOSED with the message set. */
+/* Bumped in the child of every fork() (see the top of this file). */
+extern atomic_uint db_fork_gen;
+
+/* 1 if `db` was opened by a parent of this fork()ed process: leave its engine alone. */
+static inline int db_forked(const lt_db *db) {
+    return db->gen != atomic_load_explicit(&db_fork_gen, memory_order_relaxed);
+}
+
+/* Bracket every API call on a handle: LT_OK, or LT_ECLOSED / LT_EFORKED with the
+ * message set. */
 int  db_enter(lt_db *db, const char *op);
 /* The handle's memory lives until its user and all its children have freed it. */
 void db_handle_ref(lt_db *db);
@@ -152,10 +171,19 @@ void db_maybe_schedule(lt_engine *e);      /* REQUIRES: mu held */
 int  db_write_level0(lt_engine *e, lt_memtable *m, lt_version_edit *edit, uint64_t number);
 void db_delete_obsolete(lt_engine *e);     /* REQUIRES: mu held (released inside) */
 int  db_compact_range(lt_engine *e, const lt_slice *begin, const lt_slice *end);
+/* A write stall with background compaction off: run, in the caller's thread, the
+ * compaction the current version needs most (what the background thread would run);
+ * its failure is latched as the background error. LT_ENOMEM if none could be set up.
+ * REQUIRES: mu held (released inside), !e->compacting, current version's score >= 1. */
+int  db_compact_foreground(lt_engine *e);
 void db_set_bg_error(lt_engine *e, int rc); /* REQUIRES: mu held */
 uint64_t db_smallest_snapshot(lt_engine *e); /* REQUIRES: mu held */
 int  db_add_pending(lt_engine *e, uint64_t number);  /* REQUIRES: mu held */
 void db_remove_pending(lt_engine *e, uint64_t number); /* REQUIRES: mu held */
+
+/* txn.c: pthread_atfork phases for its process-wide mutex (0 prepare: lock;
+ * 1 parent, 2 child: unlock). */
+void db_txn_atfork(int phase);
 
 /* db_iter.c: invalidate an iterator (on handle close). */
 void db_iter_release(struct lt_iterator *it);

@@ -281,6 +281,7 @@ int lt_iter_close(lt_iterator *it) {
      * iterator there before the engine goes, so a still-open one may release its
      * internals here; the handle itself lives while `it` holds a reference). */
     lt_db *db = it->db;
+    if (db_forked(db)) { it->closed = 1; return LT_OK; }  /* pins the parent's: leaked */
     pthread_mutex_lock(&db->children_mu);
     if (!it->closed) db_iter_release(it);
     pthread_mutex_unlock(&db->children_mu);

@@ -23,7 +23,12 @@
  *      manifest (CURRENT replaced by rename, directory synced); then delete the files
  *      no longer needed (never anything in lost/).
  * A read-only open replays into memory and writes nothing. What recovery found is in
- * e->recovery, shown by lt_db_stats. */
+ * e->recovery, shown by lt_db_stats.
+ *
+ * fork(): see db_impl.h. The handlers below take the process-wide mutexes in one
+ * order (registry, transactions' iterator lists, env lifetimes, env locks: the order
+ * in which code holding one may take the next) and release them after fork; the
+ * child's handler also forgets the parent's engines and locks and bumps db_fork_gen. */
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -33,6 +38,36 @@
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static lt_engine *registry;
+
+atomic_uint db_fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void) {
+    pthread_mutex_lock(&registry_mu);
+    db_txn_atfork(0);
+    lt_env_util_atfork(0);
+    lt_env_posix_atfork(0);
+}
+
+static void atfork_parent(void) {
+    lt_env_posix_atfork(1);
+    lt_env_util_atfork(1);
+    db_txn_atfork(1);
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void atfork_child(void) {
+    atomic_fetch_add(&db_fork_gen, 1);
+    registry = NULL;   /* the parent's engines: leaked, never touched here */
+    lt_env_posix_atfork(2);
+    lt_env_util_atfork(2);
+    db_txn_atfork(2);
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void atfork_register(void) {
+    (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
 
 void lt_options_init(lt_options *o) {
     memset(o, 0, sizeof *o);
@@ -53,6 +88,11 @@ void lt_options_init(lt_options *o) {
 
 int db_enter(lt_db *db, const char *op) {
     if (!db) return lt_seterr(LT_EINVAL, "%s: null database handle", op);
+    if (db_forked(db)) {   /* (closed: by this process, after the fork) */
+        if (atomic_load(&db->closed)) return lt_seterr(LT_ECLOSED, "%s: database is closed", op);
+        return lt_seterr(LT_EFORKED, "%s: database was opened in a parent process; open it "
+                         "again after fork", op);
+    }
     atomic_fetch_add(&db->active, 1);
     if (atomic_load(&db->closed)) {
         atomic_fetch_sub(&db->active, 1);
@@ -415,7 +455,7 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
     if (!opt->read_only && opt->create && (rc = env->v->mkdir(env, dir))) goto fail;
     snprintf(path, sizeof path, "%.4000s/LOCK", dir);
     if (!env->v->exists(env, dir)) { rc = lt_seterr(LT_ENOENT, "open: database %s does not exist", dir); goto fail; }
-    if ((rc = env->v->lock(env, path, &e->lock))) goto fail;
+    if ((rc = env->v->lock(env, path, opt->read_only, &e->lock))) goto fail;
     lt_vset_config vc = { env, dir, e->topt, e->cache, opt->level1_size, opt->l0_compaction_trigger };
     if ((rc = lt_vset_new(&vc, &e->vs))) goto fail;
     snprintf(path, sizeof path, "%.4000s/CURRENT", dir);
@@ -481,6 +521,7 @@ int lt_db_open(const char *path, const lt_options *opt_in, lt_db **out) {
     lt_options opt;
     if (opt_in) opt = *opt_in; else lt_options_init(&opt);
     lt_clearerr();
+    pthread_once(&atfork_once, atfork_register);
     if (!path || !*path) return lt_seterr(LT_EINVAL, "open: empty path");
     if (strlen(path) > 3000) return lt_seterr(LT_EINVAL, "open: path too long");
     int rc = check_options(&opt);
@@ -498,6 +539,7 @@ int lt_db_open(const char *path, const lt_options *opt_in, lt_db **out) {
     lt_db *db = calloc(1, sizeof *db);
     if (!db) return lt_seterr(LT_ENOMEM, "open: out of memory");
     pthread_mutex_init(&db->children_mu, NULL);
+    db->gen = atomic_load(&db_fork_gen);
     atomic_init(&db->hrefs, 1);
     db->snaps.hnext = db->snaps.hprev = &db->snaps;
     pthread_mutex_lock(&registry_mu);
@@ -538,6 +580,9 @@ static int handle_close(lt_db *db, int crash) {
     if (!db) return LT_OK;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&db->closed, &expected, 1)) return LT_OK;
+    /* A parent's handle: its calls in flight (if any) were in threads this process
+     * does not have, and its engine belongs to the parent. */
+    if (db_forked(db)) return LT_OK;
     while (atomic_load(&db->active) > 0) sched_yield();
     lt_engine *e = db->e;
     pthread_mutex_lock(&db->children_mu);
@@ -569,7 +614,7 @@ void db_handle_ref(lt_db *db) { atomic_fetch_add(&db->hrefs, 1); }
 
 void db_handle_unref(lt_db *db) {
     if (atomic_fetch_sub(&db->hrefs, 1) != 1) return;
-    pthread_mutex_destroy(&db->children_mu);
+    if (!db_forked(db)) pthread_mutex_destroy(&db->children_mu); /* (may be held) */
     free(db);
 }
 

@@ -165,6 +165,7 @@ int lt_snapshot_release(lt_snapshot *s) {
     if (!s) return LT_OK;
     /* Not db_enter: see lt_iter_close (a release racing with lt_db_close). */
     lt_db *db = s->db;
+    if (db_forked(db)) { s->released = 1; return LT_OK; }  /* the parent's: leave it */
     pthread_mutex_lock(&db->children_mu);
     if (!s->released) {
         pthread_mutex_lock(&db->e->mu);

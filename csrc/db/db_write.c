@@ -1,7 +1,8 @@
 /* db_write.c: the one commit path, used by plain writes, batches and transactions.
  *
  * Writers queue under `mu`; the writer at the head is the leader. The leader
- *   1. makes room (switches a full memtable, waits for flushes / level-0 stalls),
+ *   1. makes room (switches a full memtable, waits for flushes / level-0 stalls; with
+ *      background compaction off it runs the level-0 stall's compaction itself),
  *   2. forms a group of queued writers; for each, in order, it runs the validation
  *      hook and, if that accepts, gives the batch its sequence numbers (a rejected
  *      batch is left out: nothing of it reaches the log),
@@ -65,7 +66,8 @@ static int make_room(lt_engine *e, int force) {
         if (e->bg_error) return lt_seterr(LT_EBUSY, "write refused after an earlier failure: %s", e->bg_errmsg);
         if (e->crashed || e->shutting_down) return lt_seterr(LT_ECLOSED, "write: database is closing");
         lt_version *v = e->vs->current;
-        if (!force && !slowed && v->nfiles[0] >= e->opt.l0_slowdown_trigger) {
+        int bg = e->opt.background_compaction;
+        if (bg && !force && !slowed && v->nfiles[0] >= e->opt.l0_slowdown_trigger) {
             /* Give compaction a moment rather than stopping writers abruptly later. */
             pthread_mutex_unlock(&e->mu);
             struct timespec ts = { 0, 1000000 };
@@ -78,6 +80,15 @@ static int make_room(lt_engine *e, int force) {
         }
         if (lt_memtable_count(e->mem) == 0) return LT_OK;
         if (!force && lt_memtable_memory_usage(e->mem) < e->opt.memtable_size) return LT_OK;
+        if (!bg && !e->compacting && v->nfiles[0] >= e->opt.l0_stop_trigger) {
+            /* Nobody compacts behind our back: do it here, then look again. */
+            uint64_t t0 = now_micros();
+            atomic_fetch_add(&e->st.stalls, 1);
+            int rc = db_compact_foreground(e);
+            atomic_fetch_add(&e->st.stall_micros, now_micros() - t0);
+            if (rc) return rc;
+            continue;
+        }
         if (e->imm || v->nfiles[0] >= e->opt.l0_stop_trigger) {
             uint64_t t0 = now_micros();
             atomic_fetch_add(&e->st.stalls, 1);

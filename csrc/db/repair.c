@@ -446,7 +446,7 @@ int lt_db_repair(const char *path, const lt_options *opt_in, char *report, size_
     uint64_t manifest = 0;
     int rc = LT_OK;
     if (!r.env->v->exists(r.env, r.dir)) rc = lt_seterr(LT_ENOENT, "repair: database %s does not exist", r.dir);
-    if (rc == LT_OK) rc = r.env->v->lock(r.env, lockname, &lock);
+    if (rc == LT_OK) rc = r.env->v->lock(r.env, lockname, 0, &lock);
     if (rc == LT_OK && (!(r.cache = lt_cache_new(8u << 20)) || !(r.mem = lt_memtable_new())))
         rc = lt_seterr(LT_ENOMEM, "repair: out of memory");
     if (rc == LT_OK) rc = list_files(&r);

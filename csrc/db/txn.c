@@ -208,6 +208,11 @@ static int txn_validate(void *arg, uint64_t last_seq) {
  * lt_txn_iter_free may come from any thread at any moment (a garbage collector
  * freeing an abandoned scan), so list changes and detaching take this lock. */
 static pthread_mutex_t iters_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void db_txn_atfork(int phase) {
+    if (phase == 0) pthread_mutex_lock(&iters_mu);
+    else pthread_mutex_unlock(&iters_mu);
+}
 static void iter_detach(lt_txn_iter *it);
 static void iter_detach_locked(lt_txn_iter *it);
 static void iter_release_memory(lt_txn_iter *it);

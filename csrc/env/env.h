@@ -36,9 +36,19 @@ typedef struct lt_env_vtbl {
     int (*file_size)(lt_env *env, const char *path, uint64_t *size);
     /* Shrink a file to `size` bytes (recovery cuts a torn log tail). */
     int (*truncate)(lt_env *env, const char *path, uint64_t size);
-    /* Take the exclusive database lock file `path`; writes our pid into it. If another
-     * process holds it: LT_ELOCKED, message "database is locked by pid N". */
-    int (*lock)(lt_env *env, const char *path, lt_flock **out);
+    /* Take the database lock file `path`.
+     * Exclusive (shared = 0), for a writer: creates the file if missing and writes
+     * our pid into it.
+     * Shared (shared = 1), for a read-only open: opens the existing file read-only
+     * and creates, writes and changes nothing, so it works on read-only media. A
+     * missing lock file is not created: the lock then holds nothing (a database
+     * copied without its lock file still opens read-only, but a writer opening it
+     * at the same time is not kept out).
+     * Any number of shared holders coexist; an exclusive holder excludes everyone
+     * else. A conflict gives LT_ELOCKED, message "database is locked by pid N ..."
+     * naming one holder. A second lock of one path in the same process, of either
+     * kind, is a conflict too (the database registry shares one engine instead). */
+    int (*lock)(lt_env *env, const char *path, int shared, lt_flock **out);
     void (*unlock)(lt_env *env, lt_flock *l);
 
     /* Writable files. append may buffer in user space; flush hands buffered bytes to
@@ -92,6 +102,13 @@ static inline uint64_t lt_rsize(lt_rfile *f) { return f->env->v->rsize(f); }
 static inline void lt_rclose(lt_rfile *f) { if (f) f->env->v->rclose(f); }
 
 void lt_env_free_names(char **names, size_t n);
+
+/* fork() support; db_open.c's pthread_atfork handlers call these with phase 0 before
+ * fork (take the mutex), 1 in the parent after it (release), 2 in the child (release;
+ * lt_env_posix_atfork also forgets the locks the parent holds, which the child does
+ * not hold, so the child can try to lock those databases itself). */
+void lt_env_util_atfork(int phase);   /* env_util.c: env lifetimes */
+void lt_env_posix_atfork(int phase);  /* env_posix.c: the table of held locks */
 
 /* The directory part of `path` (malloc'ed; NULL on ENOMEM): "a/b/c" -> "a/b",
  * "/x" -> "/", "x" -> ".". Trailing slashes of `path` are ignored. */

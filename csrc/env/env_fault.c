@@ -332,8 +332,8 @@ static int f_list_dir(lt_env *env, const char *path, char ***names, size_t *n) {
 static int f_file_size(lt_env *env, const char *path, uint64_t *size) {
     return BASE(env)->file_size(B(FE(env)), path, size);
 }
-static int f_lock(lt_env *env, const char *path, lt_flock **out) {
-    return BASE(env)->lock(B(FE(env)), path, out);
+static int f_lock(lt_env *env, const char *path, int shared, lt_flock **out) {
+    return BASE(env)->lock(B(FE(env)), path, shared, out);
 }
 static void f_unlock(lt_env *env, lt_flock *l) { BASE(env)->unlock(B(FE(env)), l); }
 

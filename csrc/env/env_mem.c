@@ -7,8 +7,10 @@
  *          while the name exists and every open handle holds one, so a file removed
  *          (or renamed over) while open stays readable through its handles. Files
  *          stay after their handles close, until removed.
- *   locks  the lock file paths this env currently holds (a second lock of one path
- *          fails with LT_ELOCKED naming our own pid).
+ *   locks  the lock file paths this env currently holds, each shared or exclusive
+ *          (shared locks of one path coexist; any other second lock of a path fails
+ *          with LT_ELOCKED naming our own pid). Only an exclusive lock writes the
+ *          pid into the lock file.
  * A directory exists if it has a node or some node has it as parent; list_dir returns
  * the names of the nodes whose parent (as lt_path_parent computes it) is the path.
  * Creating a file does not require its directory to exist. Contents have their own
@@ -34,7 +36,7 @@ typedef struct mem_data {
 } mem_data;
 
 typedef struct mem_node { char *path; mem_data *d; /* NULL: a directory */ } mem_node;
-typedef struct mem_flock { lt_flock base; char *path; struct mem_flock *next; } mem_flock;
+typedef struct mem_flock { lt_flock base; char *path; int shared; struct mem_flock *next; } mem_flock;
 
 typedef struct mem_env {
     lt_env base;
@@ -376,15 +378,16 @@ static int m_truncate(lt_env *env, const char *path, uint64_t size) {
 
 /* ---- locks ---------------------------------------------------------------------- */
 
-static int m_lock(lt_env *env, const char *path, lt_flock **out) {
+static int m_lock(lt_env *env, const char *path, int shared, lt_flock **out) {
     mem_env *e = (mem_env *)env;
     *out = NULL;
     mem_flock *l = calloc(1, sizeof *l);
     if (!l || !(l->path = norm(path))) { free(l); return NOMEM("lock", path); }
     int rc = LT_OK;
     pthread_mutex_lock(&e->mu);
+    l->shared = shared != 0;
     for (mem_flock *h = e->locks; h && rc == LT_OK; h = h->next)
-        if (strcmp(h->path, l->path) == 0)
+        if (strcmp(h->path, l->path) == 0 && !(shared && h->shared))
             rc = lt_seterr(LT_ELOCKED, "database is locked by pid %ld (lock file %s)",
                            (long)getpid(), path);
     if (rc == LT_OK) {
@@ -394,6 +397,7 @@ static int m_lock(lt_env *env, const char *path, lt_flock **out) {
     }
     pthread_mutex_unlock(&e->mu);
     if (rc) { free(l->path); free(l); return rc; }
+    if (shared) { *out = &l->base; return LT_OK; }
     lt_wfile *w; /* like the POSIX env, leave our pid in the lock file (best effort) */
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

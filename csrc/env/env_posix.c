@@ -5,8 +5,11 @@
  * (looping over EINTR and short writes), sync = flush + fdatasync. Created files are
  * O_CLOEXEC, mode 0600. Readable files use pread, so reads may run concurrently.
  *
- * The database lock is an fcntl(F_SETLK) write lock over the whole lock file, which
- * then holds our pid as text. fcntl locks belong to the process, so a second lock of
+ * The database lock is an fcntl(F_SETLK) lock over the whole lock file: a write lock
+ * for a writer, which then writes its pid into the file, or a read lock taken on the
+ * file opened O_RDONLY for a read-only open, which writes nothing (so it works on
+ * read-only media, and readers share while a writer excludes them all). fcntl locks
+ * belong to the process, so a second lock of
  * the same file from this process would succeed (and closing any descriptor of the
  * file would drop the lock): a process-wide table of held lock paths (by realpath)
  * refuses the second lock before the file is even opened. Errors name the operation
@@ -318,23 +321,25 @@ static int p_truncate(lt_env *env, const char *path, uint64_t size) {
 static pthread_mutex_t lock_mu = PTHREAD_MUTEX_INITIALIZER;
 static posix_flock *lock_held; /* locks this process holds; guarded by lock_mu */
 
-static int lock_taken(const char *path, int fd) {
+/* Take an fcntl lock of `type` (F_WRLCK or F_RDLCK) on the whole file. */
+static int lock_taken(const char *path, int fd, short type) {
     for (int attempt = 0; attempt < 3; attempt++) {
         struct flock fl;
         memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
+        fl.l_type = type;
         fl.l_whence = SEEK_SET;
         if (fcntl(fd, F_SETLK, &fl) == 0) return LT_OK;
         int e = errno;
         if (e == EINTR) continue;
         if (e != EAGAIN && e != EACCES) return lt_seterr_errno(e, "lock %s", path);
         memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
+        fl.l_type = type;
         fl.l_whence = SEEK_SET;
         if (fcntl(fd, F_GETLK, &fl) != 0) return lt_seterr_errno(errno, "lock %s", path);
         if (fl.l_type == F_UNLCK) continue; /* the holder just let go: try again */
-        return lt_seterr(LT_ELOCKED, "database is locked by pid %ld (lock file %s)",
-                         (long)fl.l_pid, path);
+        return lt_seterr(LT_ELOCKED, "database is locked by pid %ld%s (lock file %s)",
+                         (long)fl.l_pid, fl.l_type == F_RDLCK ? ", which has it open read-only" : "",
+                         path);
     }
     return lt_seterr(LT_ELOCKED, "database is locked by another process (lock file %s)", path);
 }
@@ -356,7 +361,7 @@ static char *lock_key(const char *path) {
     return key;
 }
 
-static int p_lock(lt_env *env, const char *path, lt_flock **out) {
+static int p_lock(lt_env *env, const char *path, int shared, lt_flock **out) {
     (void)env;
     *out = NULL;
     char *key = lock_key(path);
@@ -374,9 +379,15 @@ static int p_lock(lt_env *env, const char *path, lt_flock **out) {
             goto out;
         }
     }
+    if (shared) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT) { rc = lt_seterr_errno(errno, "open lock file %s", path); goto out; }
+        if (fd >= 0 && (rc = lock_taken(path, fd, F_RDLCK))) goto out;
+        goto held;   /* (no file: nothing to lock, see env.h) */
+    }
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) { rc = lt_seterr_errno(errno, "open lock file %s", path); goto out; }
-    rc = lock_taken(path, fd);
+    rc = lock_taken(path, fd, F_WRLCK);
     if (rc) goto out;
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -386,6 +397,7 @@ static int p_lock(lt_env *env, const char *path, lt_flock **out) {
         rc = lt_seterr_errno(wrote < 0 ? errno : EIO, "write pid to lock file %s", path);
         goto out;
     }
+held:
     l->base.env = &posix_env;
     l->fd = fd;
     l->key = key;
@@ -410,10 +422,23 @@ static void p_unlock(lt_env *env, lt_flock *fl) {
     for (posix_flock **pp = &lock_held; *pp; pp = &(*pp)->next) {
         if (*pp == l) { *pp = l->next; break; }
     }
-    close(l->fd); /* releases the fcntl lock; under lock_mu so a re-lock sees it gone */
+    if (l->fd >= 0) close(l->fd); /* releases the fcntl lock; under lock_mu so a re-lock sees it gone */
     pthread_mutex_unlock(&lock_mu);
     free(l->key);
     free(l);
+}
+
+void lt_env_posix_atfork(int phase) {
+    if (phase == 0) { pthread_mutex_lock(&lock_mu); return; }
+    /* The child holds none of the parent's fcntl locks: forget them. Closing our
+     * copies of the descriptors releases nothing of the parent's (the locks belong
+     * to its process); the entries stay with the engines the child leaks. */
+    if (phase == 2) {
+        for (posix_flock *h = lock_held; h; h = h->next)
+            if (h->fd >= 0) { close(h->fd); h->fd = -1; }
+        lock_held = NULL;
+    }
+    pthread_mutex_unlock(&lock_mu);
 }
 
 static void p_destroy(lt_env *env) { (void)env; /* process-wide, never freed */ }

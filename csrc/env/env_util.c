@@ -95,6 +95,11 @@ static void env_drop(lt_env *env, int owner) {
     if (dead && env->v->destroy) env->v->destroy(env);
 }
 
+void lt_env_util_atfork(int phase) {
+    if (phase == 0) pthread_mutex_lock(&env_life_mu);
+    else pthread_mutex_unlock(&env_life_mu);
+}
+
 void lt_env_release(lt_env *env) {
     if (env && env != lt_env_posix()) env_drop(env, 0);
 }

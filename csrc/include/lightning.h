@@ -18,6 +18,18 @@
  * invalidates it: every later call on it returns LT_ECLOSED, except the matching
  * *_free, which releases the handle's memory. Closing a database closes all its
  * snapshots and iterators as well (they then return LT_ECLOSED).
+ *
+ * Processes and fork(). Do not carry an open database across fork(): the engine's
+ * threads do not exist in the child and its mutexes may be held by threads that do
+ * not either. In a child, every call on a handle inherited from the parent (database,
+ * snapshot, iterator, transaction and its scans) returns LT_EFORKED and touches
+ * nothing; the close and free functions succeed and release nothing of the engine
+ * (the parent still owns it: its memory is leaked in the child, never its files or
+ * lock), so a child may close what it inherited and exit without waiting. A child
+ * that needs the database opens it again with lt_db_open, which gives it an engine
+ * of its own, or LT_ELOCKED naming the parent's pid while the parent holds the lock.
+ * The check is a comparison with a counter that a pthread_atfork handler bumps in
+ * the child, so calls cost no system call.
  */
 #ifndef LIGHTNING_H
 #define LIGHTNING_H
@@ -45,6 +57,7 @@ extern "C" {
 #define LT_ENOSPC     (-30711) /* the file system is full                                */
 #define LT_EBUSY      (-30712) /* background error latched: the database is read-only   */
 #define LT_EEXISTS    (-30713) /* key already present (lt_txn_insert)                    */
+#define LT_EFORKED    (-30714) /* handle opened by the parent of this fork()ed process   */
 
 /* Message of the last failed call made by this thread (empty string if none). The
  * pointer stays valid until this thread's next call into the library. */
@@ -114,7 +127,10 @@ typedef struct lt_options {
     int      l0_slowdown_trigger;   /* default 8                                         */
     int      l0_stop_trigger;       /* default 12                                        */
     int      bloom_bits_per_key;    /* 0 disables filters (default 10)                   */
-    int      background_compaction; /* 0: compaction only in lt_db_compact (tests)     */
+    int      background_compaction; /* 0: no background compaction (tests: fixed layouts);
+                                       lt_db_compact compacts, and a write that meets
+                                       l0_stop_trigger level-0 files compacts in its
+                                       own thread before it goes on (default 1)      */
     const lt_codec *codec;      /* NULL: no compression                                 */
     lt_env  *env;               /* NULL: lt_env_posix()                                 */
     int      wal_recovery;      /* LT_WAL_* below: what open does about a damaged log
@@ -145,7 +161,11 @@ typedef struct lt_db lt_db;
 /* Open (or create) the database directory `path`. Opening a path that this process
  * already has open returns a new handle on the same engine (options of the first open
  * stay in force). Another process holding the lock gives LT_ELOCKED with the holder's
- * pid in the message. On success *out must eventually be passed to lt_db_free. */
+ * pid in the message. The lock (the LOCK file) is exclusive for a writer; a read_only
+ * open takes it shared, on the file opened read-only, and creates, writes and
+ * removes no file (it works on read-only media): read-only processes share it, a
+ * writer and readers exclude each other. On success *out must eventually be passed
+ * to lt_db_free. */
 int  lt_db_open(const char *path, const lt_options *opt, lt_db **out);
 /* Close this handle; the engine shuts down (flushes nothing it need not: the log is
  * already durable per the sync mode) when its last handle closes. Waits for calls in

@@ -3,6 +3,7 @@
  * and POSIX environments. */
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "../include/lightning.h"
 #include "testutil.h"
@@ -186,6 +187,142 @@ static void test_posix_reopen(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* Background compaction off: the writer that meets l0_stop_trigger compacts itself
+ * (it used to wait forever at the 13th flush). alarm() turns a hang into a failure. */
+static void test_stall_compacts_in_foreground(void) {
+    lt_env *env;
+    CHECK_OK(lt_env_mem_new(&env));
+    lt_options o = small_opts(env);
+    o.background_compaction = 0;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    alarm(120);
+    const int N = 6000;
+    char k[32], v[256], got[300];
+    memset(v, 'x', sizeof v);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "k%07d", i);
+        memcpy(v, k, (size_t)n);
+        CHECK_OK(lt_put(db, k, strlen(k), v, 200));
+    }
+    alarm(0);
+    char st[4096];
+    size_t need;
+    CHECK_OK(lt_db_stats(db, st, sizeof st, &need));
+    const char *f = strstr(st, "\"flushes\": ");
+    CHECK(f != NULL);
+    CHECK(atoi(f + strlen("\"flushes\": ")) > 3 * o.l0_stop_trigger);
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "k%07d", i);
+        CHECK_OK(get_str(db, NULL, k, got, sizeof got));
+        CHECK(strlen(got) == 200 && memcmp(got, k, strlen(k)) == 0);
+    }
+    lt_db_free(db);
+    lt_env_free(env);
+}
+
+/* fork() with an open database: in the child every call on what it inherited
+ * returns LT_EFORKED, closing and freeing never wait for the parent's threads, and a
+ * new open gets LT_ELOCKED naming the parent. The child reports by exit code (it
+ * _exits, so sanitizers do not count the engine it leaks on purpose); alarm() turns
+ * a hang into a failure. */
+static int fork_child(lt_db *db, lt_snapshot *snap, lt_iterator *it, lt_txn *t,
+                      const char *path) {
+    const char *v;
+    size_t n, used;
+    char buf[256], msg[128];
+    lt_snapshot *s2;
+    lt_iterator *it2;
+    lt_txn *t2;
+    lt_batch *b;
+    alarm(30);
+    if (lt_get(db, NULL, "k00001", 6, &v, &n) != LT_EFORKED) return 10;
+    if (!strstr(lt_errmsg(), "opened in a parent process")) return 11;
+    if (lt_put(db, "child", 5, "1", 1) != LT_EFORKED) return 12;
+    if (lt_batch_new(&b)) return 13;
+    lt_batch_put(b, "child", 5, "1", 1);
+    if (lt_write(db, b, NULL, NULL, NULL) != LT_EFORKED) return 14;
+    lt_batch_free(b);
+    if (lt_get(db, snap, "k00001", 6, &v, &n) != LT_EFORKED) return 15;
+    if (lt_snapshot_new(db, &s2) != LT_EFORKED) return 16;
+    if (lt_iter_new(db, NULL, NULL, 0, NULL, 0, 0, &it2) != LT_EFORKED) return 17;
+    if (lt_iter_next_batch(it, buf, sizeof buf, 10, &n, &used) != LT_EFORKED) return 18;
+    if (lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t2) != LT_EFORKED) return 19;
+    if (lt_txn_get(t, "k00001", 6, &v, &n) != LT_EFORKED) return 20;
+    if (lt_txn_put(t, "child", 5, "1", 1) != LT_EFORKED) return 21;
+    if (lt_txn_commit(t, NULL) != LT_EFORKED) return 22;
+    if (lt_db_flush(db) != LT_EFORKED || lt_db_stats(db, buf, sizeof buf, &n) != LT_EFORKED) return 23;
+    if (strcmp(lt_strerror(LT_EFORKED), "database was opened in a parent process; open "
+                                         "it again after fork") != 0) return 24;
+    lt_db *db2 = NULL;
+    lt_options o = small_opts(NULL);
+    if (lt_db_open(path, &o, &db2) != LT_ELOCKED || db2) return 25;
+    snprintf(msg, sizeof msg, "locked by pid %ld ", (long)getppid());
+    if (!strstr(lt_errmsg(), msg)) return 26;
+    lt_txn_free(t);
+    lt_iter_free(it);
+    lt_snapshot_free(snap);
+    if (lt_db_close(db) != LT_OK) return 27;
+    if (lt_get(db, NULL, "k00001", 6, &v, &n) != LT_ECLOSED) return 28;
+    lt_db_free(db);
+    return 0;
+}
+
+static void test_fork(void) {
+    char dir[] = "/tmp/lt_test_fork_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/x.ldb", dir);
+    lt_options o = small_opts(NULL);
+    o.sync = LT_SYNC_NORMAL;   /* the sync thread runs too */
+    lt_db *db;
+    CHECK_OK(lt_db_open(path, &o, &db));
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "k%05d", i);
+        CHECK_OK(lt_put(db, k, strlen(k), k, strlen(k)));
+    }
+    lt_snapshot *snap;
+    lt_iterator *it;
+    lt_txn *t;
+    CHECK_OK(lt_snapshot_new(db, &snap));
+    CHECK_OK(lt_iter_new(db, NULL, NULL, 0, NULL, 0, 0, &it));
+    CHECK_OK(lt_txn_begin(db, LT_TXN_SNAPSHOT, 0, 0, &t));
+    CHECK_OK(lt_txn_put(t, "t", 1, "1", 1));
+    fflush(NULL);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) _exit(fork_child(db, snap, it, t, path));
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        fprintf(stderr, "     child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The parent's handles are untouched. */
+    const char *v;
+    size_t n, used;
+    char buf[256];
+    CHECK_OK(lt_get(db, snap, "k00001", 6, &v, &n));
+    CHECK_OK(lt_iter_next_batch(it, buf, sizeof buf, 2, &n, &used));
+    CHECK_EQ_INT(n, 2);
+    CHECK_OK(lt_txn_commit(t, NULL));
+    CHECK_OK(lt_put(db, "after", 5, "1", 1));
+    CHECK_EQ_INT(lt_get(db, NULL, "child", 5, &v, &n), LT_ENOTFOUND);
+    lt_txn_free(t);
+    lt_iter_free(it);
+    lt_snapshot_free(snap);
+    lt_db_free(db);
+    CHECK_OK(lt_db_open(path, &o, &db));
+    CHECK_OK(lt_get(db, NULL, "t", 1, &v, &n));
+    CHECK_OK(lt_get(db, NULL, "after", 5, &v, &n));
+    CHECK_EQ_INT(lt_get(db, NULL, "child", 5, &v, &n), LT_ENOTFOUND);
+    lt_db_free(db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 typedef struct { lt_db *db; int id; int fails; } thr_arg;
 
 static void *writer_main(void *p) {
@@ -270,6 +407,8 @@ int main(void) {
     RUN(test_basic);
     RUN(test_many);
     RUN(test_posix_reopen);
+    RUN(test_stall_compacts_in_foreground);
+    RUN(test_fork);
     RUN(test_threads);
     RUN(test_close_while_freeing);
     TEST_MAIN_END();

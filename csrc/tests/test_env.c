@@ -180,14 +180,14 @@ static void test_posix_lock(void) {
     CHECK(child >= 0);
     if (child == 0) { /* hold the lock until the parent says so */
         lt_flock *l;
-        char c = env->v->lock(env, p, &l) == LT_OK ? 'y' : 'n';
+        char c = env->v->lock(env, p, 0, &l) == LT_OK ? 'y' : 'n';
         if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1) _exit(2);
         _exit(0);
     }
     char c = 0;
     CHECK(read(up[0], &c, 1) == 1 && c == 'y');
     lt_flock *l = NULL;
-    int rc = env->v->lock(env, p, &l);
+    int rc = env->v->lock(env, p, 0, &l);
     snprintf(msg, sizeof msg, "database is locked by pid %ld (lock file %s)", (long)child, p);
     int locked_ok = rc == LT_ELOCKED && strcmp(lt_errmsg(), msg) == 0 && l == NULL;
     if (!locked_ok) fprintf(stderr, "     got %d: %s\n", rc, lt_errmsg());
@@ -198,18 +198,77 @@ static void test_posix_lock(void) {
     CHECK(locked_ok);
 
     /* The holder is gone: we get the lock, and our pid is in the file. */
-    CHECK_OK(env->v->lock(env, p, &l));
+    CHECK_OK(env->v->lock(env, p, 0, &l));
     snprintf(msg, sizeof msg, "%ld\n", (long)getpid());
     CHECK(file_is(env, p, msg));
     lt_flock *l2 = NULL;
-    CHECK_EQ_INT(env->v->lock(env, p, &l2), LT_ELOCKED); /* same process, second lock */
+    CHECK_EQ_INT(env->v->lock(env, p, 0, &l2), LT_ELOCKED); /* same process, second lock */
     CHECK(strstr(lt_errmsg(), "locked by pid") && l2 == NULL);
     char rel[600];
     snprintf(rel, sizeof rel, "%s/./LOCK", tmproot); /* another spelling of the path */
-    CHECK_EQ_INT(env->v->lock(env, rel, &l2), LT_ELOCKED);
+    CHECK_EQ_INT(env->v->lock(env, rel, 0, &l2), LT_ELOCKED);
     env->v->unlock(env, l);
-    CHECK_OK(env->v->lock(env, p, &l));
+    CHECK_OK(env->v->lock(env, p, 0, &l));
     env->v->unlock(env, l);
+    CHECK_OK(env->v->remove(env, p));
+}
+
+/* A child process takes a lock of kind `child_shared` and holds it while the parent
+ * tries `parent_shared`; returns the parent's result (its lock released again). */
+static int lock_against_child(const char *p, int child_shared, int parent_shared,
+                              pid_t *child_out) {
+    lt_env *env = lt_env_posix();
+    int up[2], down[2];
+    if (pipe(up) != 0 || pipe(down) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        lt_flock *l;
+        char c = env->v->lock(env, p, child_shared, &l) == LT_OK ? 'y' : 'n';
+        if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1) _exit(2);
+        _exit(0);
+    }
+    *child_out = child;
+    char c = 0;
+    int rc = -1;
+    if (read(up[0], &c, 1) == 1 && c == 'y') {
+        lt_flock *l = NULL;
+        rc = env->v->lock(env, p, parent_shared, &l);
+        if (rc == LT_OK) env->v->unlock(env, l);
+    }
+    int status = 0;
+    if (write(down[1], "x", 1) != 1 || waitpid(child, &status, 0) != child) rc = -1;
+    close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+    return rc;
+}
+
+static void test_posix_shared_lock(void) {
+    lt_env *env = lt_env_posix();
+    char p[512], msg[700];
+    path_of(p, tmproot, "SHLOCK");
+    lt_flock *l = NULL;
+    /* A shared lock of a missing file creates nothing and holds nothing. */
+    CHECK_OK(env->v->lock(env, p, 1, &l));
+    CHECK(!env->v->exists(env, p));
+    env->v->unlock(env, l);
+    CHECK_OK(write_file(env, p, "1234\n", 0));
+    CHECK(chmod(p, 0400) == 0);   /* (root ignores modes; the file is opened O_RDONLY) */
+    pid_t child;
+    CHECK_OK(lock_against_child(p, 1, 1, &child));             /* readers share */
+    CHECK_EQ_INT(lock_against_child(p, 1, 0, &child), LT_ELOCKED); /* a writer waits */
+    snprintf(msg, sizeof msg, "database is locked by pid %ld, which has it open read-only "
+             "(lock file %s)", (long)child, p);
+    CHECK(strcmp(lt_errmsg(), msg) == 0);
+    CHECK_EQ_INT(lock_against_child(p, 0, 1, &child), LT_ELOCKED); /* and so do readers */
+    snprintf(msg, sizeof msg, "database is locked by pid %ld (lock file %s)", (long)child, p);
+    CHECK(strcmp(lt_errmsg(), msg) == 0);
+    /* A shared lock writes nothing into the file; a second one in-process conflicts. */
+    CHECK_OK(write_file(env, p, "1234\n", 0));
+    CHECK_OK(env->v->lock(env, p, 1, &l));
+    lt_flock *l2 = NULL;
+    CHECK_EQ_INT(env->v->lock(env, p, 1, &l2), LT_ELOCKED);
+    env->v->unlock(env, l);
+    CHECK(file_is(env, p, "1234\n"));
     CHECK_OK(env->v->remove(env, p));
 }
 
@@ -223,7 +282,7 @@ static void test_mem_fs(void) {
 
 static void test_mem_lifetimes(void) {
     lt_env *env;
-    lt_flock *l, *l2;
+    lt_flock *l, *l2, *l3;
     lt_rfile *r;
     char buf[16], msg[128];
     size_t got;
@@ -237,12 +296,18 @@ static void test_mem_lifetimes(void) {
     CHECK(got == 8 && memcmp(buf, "contents", 8) == 0);
     lt_rclose(r);
     CHECK_OK(env->v->mkdir(env, "d"));
-    CHECK_OK(env->v->lock(env, "d/LOCK", &l));
-    CHECK_EQ_INT(env->v->lock(env, "d/LOCK", &l2), LT_ELOCKED);
+    CHECK_OK(env->v->lock(env, "d/LOCK", 0, &l));
+    CHECK_EQ_INT(env->v->lock(env, "d/LOCK", 0, &l2), LT_ELOCKED);
     snprintf(msg, sizeof msg, "database is locked by pid %ld", (long)getpid());
     CHECK(strstr(lt_errmsg(), msg) != NULL);
     env->v->unlock(env, l);
-    CHECK_OK(env->v->lock(env, "d/LOCK", &l));
+    CHECK_OK(env->v->lock(env, "d/LOCK", 1, &l));        /* shared locks coexist */
+    CHECK_OK(env->v->lock(env, "d/LOCK", 1, &l2));
+    CHECK_EQ_INT(env->v->lock(env, "d/LOCK", 0, &l3), LT_ELOCKED);
+    env->v->unlock(env, l);
+    env->v->unlock(env, l2);
+    CHECK_OK(env->v->lock(env, "d/LOCK", 0, &l));
+    CHECK_EQ_INT(env->v->lock(env, "d/LOCK", 1, &l2), LT_ELOCKED);
     env->v->unlock(env, l);
     CHECK_OK(write_file(env, "d/g", "x", 0));
     CHECK(env->v->remove(env, "d") != LT_OK); /* not empty */
@@ -434,6 +499,7 @@ int main(void) {
     RUN(test_posix_fs);
     RUN(test_posix_mode);
     RUN(test_posix_lock);
+    RUN(test_posix_shared_lock);
     RUN(test_mem_fs);
     RUN(test_mem_lifetimes);
     RUN(test_fault_over_each);

@@ -79,6 +79,7 @@ const char *lt_strerror(int code) {
     case LT_ENOSPC:    return "no space left on device";
     case LT_EBUSY:     return "database is read-only after a background error";
     case LT_EEXISTS:   return "key already exists";
+    case LT_EFORKED:   return "database was opened in a parent process; open it again after fork";
     default:           return "unknown error code";
     }
 }
