@@ -72,7 +72,7 @@ def _open(path, opts, timeout):
 
 
 def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit=None,
-            sync=None, cached_statements=128, uri=None, executor=None):
+            sync=None, cached_statements=128, uri=None, executor=None, _env=None):
     """Open a connection to the database at `database`.
 
     database           a path (str, bytes or os.PathLike; a Lightning database is a
@@ -95,6 +95,8 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
                        is a URI; False: it is a path even if it starts with "file:".
     executor           a factory `executor(connection) -> Executor` (executor.py), for
                        the SQL layer and tests.
+    _env               private, for tests: a file system of lightning._testing
+                       (MemEnv, FaultEnv) passed to lightning.open.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
         raise ProgrammingError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
@@ -110,6 +112,8 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
             raise ProgrammingError(f"sync={sync!r} contradicts the URI's sync="
                                    f"{opts['sync']}")
         opts["sync"] = sync
+    if _env is not None:
+        opts["_env"] = _env
     if path == ":memory:":
         opts.pop("create", None)
         opts.pop("read_only", None)
