@@ -26,7 +26,8 @@
  * fails, and with LT_FAULT_STICKY so does every matching one after it (a full disk).
  * A failing operation fails as the OS would leave things:
  *   append     nothing written, or with LT_FAULT_PARTIAL the first half of the bytes
- *              (a short write that hit the end of the disk);
+ *              (a short write that hit the end of the disk; only the first failure
+ *              of a sticky fault writes a part);
  *   sync       nothing made durable (the data stays in the file, unsynced);
  *   sync_dir   the directory's pending entry changes stay pending;
  *   rename, create, remove, truncate, mkdir: no change at all.
@@ -99,7 +100,8 @@ static int inject(fault_env *fe, unsigned kind, const char *op, const char *path
         if (fe->failing || --fe->fail_in == 0) {
             err = fe->fail_err;
             fe->injected++;
-            if (partial) *partial = (fe->fail_flags & LT_FAULT_PARTIAL) != 0;
+            /* A short write where the disk ran out; after it nothing more gets out. */
+            if (partial) *partial = !fe->failing && (fe->fail_flags & LT_FAULT_PARTIAL);
             if (fe->fail_flags & LT_FAULT_STICKY) fe->failing = 1;
             else fe->fail_ops = 0;
         }

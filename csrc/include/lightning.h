@@ -103,7 +103,7 @@ int  lt_env_fault_drop_unsynced(lt_env *fault);
 #define LT_FAULT_ALL      0xff
 /* Flags of lt_env_fault_fail. */
 #define LT_FAULT_STICKY   0x01  /* the n-th matching operation and every later one fail */
-#define LT_FAULT_PARTIAL  0x02  /* a failing append first writes half of its bytes      */
+#define LT_FAULT_PARTIAL  0x02  /* the (first) failing append writes half its bytes     */
 /* Arm a fault: the n-th operation from now whose kind is in `ops` (LT_FAULT_* bits)
  * fails with `err` (a negative LT_E* code, e.g. LT_EIO or LT_ENOSPC; the message says
  * "(injected)" and names the operation and path); with LT_FAULT_STICKY every matching

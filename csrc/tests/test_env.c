@@ -439,8 +439,14 @@ static void test_fault_fail_each_kind(void) {
     CHECK_OK(lt_wsync(w));                             /* not in the mask */
     CHECK_OK(lt_env_fault_fail(env, 0, 0, LT_EIO, 0));
     CHECK_OK(lt_wappend(w, "w", 1));
+    /* A full disk: the first failing append writes a part, later ones nothing. */
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_APPEND, 1, LT_ENOSPC,
+                               LT_FAULT_STICKY | LT_FAULT_PARTIAL));
+    CHECK_EQ_INT(lt_wappend(w, "1234", 4), LT_ENOSPC);
+    CHECK_EQ_INT(lt_wappend(w, "5678", 4), LT_ENOSPC);
+    CHECK_OK(lt_env_fault_fail(env, 0, 0, LT_EIO, 0));
     CHECK_OK(lt_wclose(w));
-    CHECK(file_is(env, "d/g", "xyw"));
+    CHECK(file_is(env, "d/g", "xyw12"));
 
     CHECK_EQ_INT(lt_env_fault_fail(env, 0x100, 1, LT_EIO, 0), LT_EINVAL);
     CHECK_EQ_INT(lt_env_fault_fail(env, LT_FAULT_SYNC, 1, LT_EIO, 4), LT_EINVAL);
