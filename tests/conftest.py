@@ -1,10 +1,28 @@
 """Shared fixtures and helpers of the Python test suite: database paths in temporary
 directories, small-size engine options that force flushes and compactions, and the
-stress-count switch (LIGHTNING_STRESS=1)."""
+stress-count switch (LIGHTNING_STRESS=1). It also refuses to run without the compiled
+extensions: lightning._lightning_ffi (the engine) and lightning._speedups (the C codecs
+and reads) are what the suite tests, so a missing one is an error, never a skip."""
 
+import importlib
 import os
 
 import pytest
+
+
+def _require_extensions():
+    missing = []
+    for name in ("lightning._lightning_ffi", "lightning._speedups"):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing.append(f"{name}: {exc}")
+    if missing:
+        raise ImportError("the compiled extension is missing (build it with "
+                          "`pip install -e .[test]`): " + "; ".join(missing))
+
+
+_require_extensions()
 
 STRESS = os.environ.get("LIGHTNING_STRESS") == "1"
 

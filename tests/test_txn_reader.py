@@ -17,7 +17,7 @@ from lightning import ConflictError, CorruptionError, DataError, InterfaceError
 from lightning.kv import MAX_KEY_SIZE
 from lightning.sql import rowcodec
 
-sp = pytest.importorskip("lightning._speedups")
+from lightning import _speedups as sp   # required: conftest.py
 
 
 @pytest.fixture

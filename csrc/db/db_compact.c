@@ -343,15 +343,17 @@ apply:
         rc = lt_edit_set_compact_pointer(&edit, c->level,
                                          lt_slice_make(lastf->largest.data, lastf->largest.size));
     }
+    int logged = 0;
     if (rc == LT_OK) {
         pthread_mutex_lock(&e->manifest_mu);
         rc = lt_vset_log_and_apply(e->vs, &edit, &e->mu);
         pthread_mutex_unlock(&e->manifest_mu);
+        logged = 1;
     }
-    if (rc) {
-        /* Remove outputs that never made it into a version. After a failed manifest
-         * write the record may still reach the disk whole: keep them then (the next
-         * open deletes whatever its manifest does not name). */
+    if (rc && !logged) {
+        /* Remove outputs that never made it into a version. Once the edit went to the
+         * manifest, a failure (of its sync, say) leaves the record possibly there for
+         * recovery to replay: the outputs stay (the latched error stops deletions). */
         for (int i = 0; i < edit.nadded; i++) {
             if (trivial || e->vs->manifest_failed) break;
             char name[4096];
@@ -438,7 +440,9 @@ int db_compact_range(lt_engine *e, const lt_slice *begin, const lt_slice *end) {
         compaction_free(&c);
         pthread_mutex_lock(&e->mu);
         e->compacting = 0;
-        if (rc && e->vs->manifest_failed) db_set_bg_error(e, rc);  /* as in the background */
+        /* As in the background thread: a failed manifest write may have left its record
+         * in the manifest, so no later edit may be written after it. */
+        if (rc && rc != LT_ECLOSED) db_set_bg_error(e, rc);
         pthread_cond_broadcast(&e->bg_cv);
         db_delete_obsolete(e);
     }

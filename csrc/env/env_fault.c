@@ -1,5 +1,6 @@
 /* env_fault.c: a fault-injecting env over another env (lt_env_fault_new), for crash
- * tests. It remembers what a power loss would keep, and can fail appends.
+ * tests. It remembers what a power loss would keep, counts the operations that change
+ * files, and can make any of them fail.
  *
  * Model of durability, guarded by the env mutex:
  *   - file contents: each file written through this env has a track entry holding its
@@ -18,9 +19,22 @@
  * then cuts every tracked file to its durable length. For "write tmp, sync tmp, rename
  * tmp over CURRENT, sync_dir" a crash before sync_dir leaves the old CURRENT.
  *
+ * Injected failures (lt_env_fault_fail): every append, sync, sync_dir, rename, create
+ * (new_writable / new_appendable), remove, truncate and mkdir is counted by kind
+ * (LT_FAULT_* bits) before it runs, then asks `inject` whether to fail. An armed fault
+ * names a mask of kinds and a countdown n: the n-th matching operation from the arming
+ * fails, and with LT_FAULT_STICKY so does every matching one after it (a full disk).
+ * A failing operation fails as the OS would leave things:
+ *   append     nothing written, or with LT_FAULT_PARTIAL the first half of the bytes
+ *              (a short write that hit the end of the disk; only the first failure
+ *              of a sticky fault writes a part);
+ *   sync       nothing made durable (the data stays in the file, unsynced);
+ *   sync_dir   the directory's pending entry changes stay pending;
+ *   rename, create, remove, truncate, mkdir: no change at all.
+ *
  * Reads, listings and locks go straight to the base env (readable files and locks are
- * the base's own objects). Writable files are wrapped to count appends (fail_write) and
- * to record syncs. lt_env_free of the fault env does not free the base. */
+ * the base's own objects). Writable files are wrapped to count and fail appends and
+ * syncs and to record syncs. lt_env_free of the fault env does not free the base. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,6 +60,8 @@ typedef struct pending {
     int had_target;
 } pending;
 
+enum { NKINDS = 8 };   /* LT_FAULT_APPEND .. LT_FAULT_MKDIR, one bit each */
+
 typedef struct fault_env {
     lt_env base;
     lt_env *b;
@@ -54,8 +70,13 @@ typedef struct fault_env {
     size_t ntracks, captracks;
     pending *ops;
     size_t nops, capops;
-    uint64_t fail_in;   /* appends until the injected failure; 0 = off */
+    unsigned fail_ops;  /* LT_FAULT_* kinds the armed fault matches; 0 = off */
+    uint64_t fail_in;   /* matching operations until the failure (1 = the next) */
     int fail_err;
+    unsigned fail_flags;
+    int failing;        /* a sticky fault has fired: every matching op fails */
+    uint64_t injected;
+    uint64_t counts[NKINDS];
     uint64_t syncs;
 } fault_env;
 
@@ -65,6 +86,33 @@ static const lt_env_vtbl fault_vtbl;
 #define FE(env) ((fault_env *)(env))
 #define B(fe) ((fe)->b)
 #define NOMEM(op, path) lt_seterr(LT_ENOMEM, "%s %s: out of memory", op, path)
+
+/* Count one operation of `kind` (an LT_FAULT_* bit) and decide whether it fails: 0 to
+ * go ahead, else the error code, with the message set naming `op` and `path`, and
+ * *partial (if not NULL) set when the fault asks for a partial write. */
+static int inject(fault_env *fe, unsigned kind, const char *op, const char *path,
+                  int *partial) {
+    pthread_mutex_lock(&fe->mu);
+    for (int i = 0; i < NKINDS; i++)
+        if (kind == 1u << i) fe->counts[i]++;
+    int err = 0;
+    if (fe->fail_ops & kind) {
+        if (fe->failing || --fe->fail_in == 0) {
+            err = fe->fail_err;
+            fe->injected++;
+            /* A short write where the disk ran out; after it nothing more gets out. */
+            if (partial) *partial = !fe->failing && (fe->fail_flags & LT_FAULT_PARTIAL);
+            if (fe->fail_flags & LT_FAULT_STICKY) fe->failing = 1;
+            else fe->fail_ops = 0;
+        }
+    }
+    pthread_mutex_unlock(&fe->mu);
+    if (err == LT_ENOSPC)
+        return lt_seterr(err, "%s %s: No space left on device (injected)", op, path);
+    if (err)
+        return lt_seterr(err, "%s %s: injected failure (%s)", op, path, lt_strerror(err));
+    return 0;
+}
 
 static char *norm(const char *path) {
     size_t n = strlen(path);
@@ -142,12 +190,14 @@ static int add_create(fault_env *fe, int kind, const char *path) {
 static int f_open(lt_env *env, const char *path, int append, lt_wfile **out) {
     fault_env *fe = FE(env);
     *out = NULL;
+    int rc = inject(fe, LT_FAULT_CREATE, "open", path, NULL);
+    if (rc) return rc;
     fault_wfile *w = calloc(1, sizeof *w);
     if (!w || !(w->path = norm(path))) { free(w); return NOMEM("open", path); }
     path = w->path;
     pthread_mutex_lock(&fe->mu);
     int existed = B(fe)->v->exists(B(fe), path);
-    int rc = append ? B(fe)->v->new_appendable(B(fe), path, &w->in)
+    rc = append ? B(fe)->v->new_appendable(B(fe), path, &w->in)
                     : B(fe)->v->new_writable(B(fe), path, &w->in);
     if (rc == LT_OK) {
         /* new_writable truncates: nothing of the file is durable until a sync. */
@@ -176,15 +226,16 @@ static int f_new_appendable(lt_env *env, const char *path, lt_wfile **out) {
 static int f_append(lt_wfile *f, const void *data, size_t n) {
     fault_wfile *w = (fault_wfile *)f;
     fault_env *fe = FE(f->env);
-    pthread_mutex_lock(&fe->mu);
-    int inject = fe->fail_in > 0 && --fe->fail_in == 0 ? fe->fail_err : 0;
-    pthread_mutex_unlock(&fe->mu);
-    if (inject == LT_ENOSPC)
-        return lt_seterr(inject, "append %s: No space left on device (injected)", w->path);
-    if (inject)
-        return lt_seterr(inject, "append %s: injected failure (%s)", w->path,
-                         lt_strerror(inject));
-    return lt_wappend(w->in, data, n);
+    int partial = 0;
+    int rc = inject(fe, LT_FAULT_APPEND, "append", w->path, &partial);
+    if (rc == LT_OK) return lt_wappend(w->in, data, n);
+    if (partial && n / 2 > 0) {
+        char msg[512];   /* the prefix's append must not replace the injected message */
+        snprintf(msg, sizeof msg, "%s", lt_errmsg());
+        (void)lt_wappend(w->in, data, n / 2);
+        lt_seterr(rc, "%s", msg);
+    }
+    return rc;
 }
 
 static int f_flush(lt_wfile *f) { return lt_wflush(((fault_wfile *)f)->in); }
@@ -193,7 +244,8 @@ static uint64_t f_wsize(lt_wfile *f) { return lt_wsize(((fault_wfile *)f)->in); 
 static int f_sync(lt_wfile *f) {
     fault_wfile *w = (fault_wfile *)f;
     fault_env *fe = FE(f->env);
-    int rc = lt_wsync(w->in);
+    int rc = inject(fe, LT_FAULT_SYNC, "sync", w->path, NULL);
+    if (rc == LT_OK) rc = lt_wsync(w->in);
     if (rc) return rc;
     pthread_mutex_lock(&fe->mu);
     w->t->durable = lt_wsize(w->in);
@@ -217,8 +269,10 @@ static int f_wclose(lt_wfile *f) {
 
 static int f_remove(lt_env *env, const char *path) {
     fault_env *fe = FE(env);
+    int rc = inject(fe, LT_FAULT_REMOVE, "remove", path, NULL);
+    if (rc) return rc;
     pthread_mutex_lock(&fe->mu);
-    int rc = B(fe)->v->remove(B(fe), path);
+    rc = B(fe)->v->remove(B(fe), path);
     char *key = rc == LT_OK ? norm(path) : NULL;
     if (key) {
         track_kill(fe, track_find(fe, key));
@@ -246,6 +300,8 @@ static int read_durable(fault_env *fe, const char *path, char **data, size_t *n)
 
 static int f_rename(lt_env *env, const char *from, const char *to) {
     fault_env *fe = FE(env);
+    int rc = inject(fe, LT_FAULT_RENAME, "rename", from, NULL);
+    if (rc) return rc;
     pending op = { .kind = OP_RENAME, .path = norm(to), .from = norm(from),
                    .dir = lt_path_parent(to), .dir2 = lt_path_parent(from) };
     if (!op.path || !op.from || !op.dir || !op.dir2) {
@@ -254,7 +310,6 @@ static int f_rename(lt_env *env, const char *from, const char *to) {
     }
     if (strcmp(op.dir, op.dir2) == 0) { free(op.dir2); op.dir2 = NULL; }
     pthread_mutex_lock(&fe->mu);
-    int rc = LT_OK;
     op.had_target = B(fe)->v->exists(B(fe), to);
     if (op.had_target) rc = read_durable(fe, op.path, &op.saved, &op.saved_len);
     if (rc == LT_OK) rc = B(fe)->v->rename(B(fe), from, to);
@@ -275,9 +330,11 @@ static int f_rename(lt_env *env, const char *from, const char *to) {
 
 static int f_mkdir(lt_env *env, const char *path) {
     fault_env *fe = FE(env);
+    int rc = inject(fe, LT_FAULT_MKDIR, "mkdir", path, NULL);
+    if (rc) return rc;
     pthread_mutex_lock(&fe->mu);
     int existed = B(fe)->v->exists(B(fe), path);
-    int rc = B(fe)->v->mkdir(B(fe), path);
+    rc = B(fe)->v->mkdir(B(fe), path);
     if (rc == LT_OK && !existed) rc = add_create(fe, OP_MKDIR, path);
     pthread_mutex_unlock(&fe->mu);
     return rc;
@@ -285,7 +342,8 @@ static int f_mkdir(lt_env *env, const char *path) {
 
 static int f_sync_dir(lt_env *env, const char *path) {
     fault_env *fe = FE(env);
-    int rc = B(fe)->v->sync_dir(B(fe), path);
+    int rc = inject(fe, LT_FAULT_SYNC_DIR, "sync directory", path, NULL);
+    if (rc == LT_OK) rc = B(fe)->v->sync_dir(B(fe), path);
     char *key = rc == LT_OK ? norm(path) : NULL;
     if (rc == LT_OK && !key) return NOMEM("sync directory", path);
     if (rc) return rc;
@@ -307,8 +365,10 @@ static int f_sync_dir(lt_env *env, const char *path) {
 
 static int f_truncate(lt_env *env, const char *path, uint64_t size) {
     fault_env *fe = FE(env);
+    int rc = inject(fe, LT_FAULT_TRUNCATE, "truncate", path, NULL);
+    if (rc) return rc;
     pthread_mutex_lock(&fe->mu);
-    int rc = B(fe)->v->truncate(B(fe), path, size);
+    rc = B(fe)->v->truncate(B(fe), path, size);
     char *key = rc == LT_OK ? norm(path) : NULL;
     track *t = key ? track_find(fe, key) : NULL;
     if (t && t->durable > size) t->durable = size;
@@ -421,15 +481,46 @@ int lt_env_fault_drop_unsynced(lt_env *env) {
     return rc;
 }
 
-int lt_env_fault_fail_write(lt_env *env, uint64_t n, int err) {
+int lt_env_fault_fail(lt_env *env, unsigned ops, uint64_t n, int err, unsigned flags) {
     if (!env || env->v != &fault_vtbl)
-        return lt_seterr(LT_EINVAL, "fail write: not a fault-injecting env");
+        return lt_seterr(LT_EINVAL, "fail: not a fault-injecting env");
+    if ((ops & ~(unsigned)LT_FAULT_ALL) || (flags & ~(unsigned)(LT_FAULT_STICKY | LT_FAULT_PARTIAL)))
+        return lt_seterr(LT_EINVAL, "fail: unknown operation kinds 0x%x or flags 0x%x",
+                         ops, flags);
+    if (err >= 0) return lt_seterr(LT_EINVAL, "fail: error code %d is not an LT_E* code", err);
     fault_env *fe = FE(env);
     pthread_mutex_lock(&fe->mu);
+    fe->fail_ops = n ? ops : 0;
     fe->fail_in = n;
-    fe->fail_err = err ? err : LT_EIO;
+    fe->fail_err = err;
+    fe->fail_flags = flags;
+    fe->failing = 0;
     pthread_mutex_unlock(&fe->mu);
     return LT_OK;
+}
+
+int lt_env_fault_fail_write(lt_env *env, uint64_t n, int err) {
+    return lt_env_fault_fail(env, LT_FAULT_APPEND, n, err ? err : LT_EIO, 0);
+}
+
+uint64_t lt_env_fault_count(lt_env *env, unsigned ops) {
+    if (!env || env->v != &fault_vtbl) return 0;
+    fault_env *fe = FE(env);
+    uint64_t n = 0;
+    pthread_mutex_lock(&fe->mu);
+    for (int i = 0; i < NKINDS; i++)
+        if (ops & (1u << i)) n += fe->counts[i];
+    pthread_mutex_unlock(&fe->mu);
+    return n;
+}
+
+uint64_t lt_env_fault_injected(lt_env *env) {
+    if (!env || env->v != &fault_vtbl) return 0;
+    fault_env *fe = FE(env);
+    pthread_mutex_lock(&fe->mu);
+    uint64_t n = fe->injected;
+    pthread_mutex_unlock(&fe->mu);
+    return n;
 }
 
 uint64_t lt_env_fault_syncs(lt_env *env) {

@@ -104,10 +104,35 @@ int  lt_env_fault_new(lt_env *base, lt_env **out);
  * created, renamed or removed since its directory was last synced reverts. The
  * database using the env must be closed (or abandoned with lt_db_crash) first. */
 int  lt_env_fault_drop_unsynced(lt_env *fault);
-/* Fail the n-th write (append) from now with `err` (an LT_E* code, e.g. LT_ENOSPC);
- * n = 0 disables. */
+/* Kinds of file operation of the fault layer, one bit each, OR'ed into masks. */
+#define LT_FAULT_APPEND   0x01  /* append to a writable file (write(2))               */
+#define LT_FAULT_SYNC     0x02  /* sync of a writable file (fdatasync)                */
+#define LT_FAULT_SYNC_DIR 0x04  /* sync of a directory (creates, renames durable)     */
+#define LT_FAULT_RENAME   0x08
+#define LT_FAULT_CREATE   0x10  /* new_writable or new_appendable (open for writing)  */
+#define LT_FAULT_REMOVE   0x20
+#define LT_FAULT_TRUNCATE 0x40
+#define LT_FAULT_MKDIR    0x80
+#define LT_FAULT_ALL      0xff
+/* Flags of lt_env_fault_fail. */
+#define LT_FAULT_STICKY   0x01  /* the n-th matching operation and every later one fail */
+#define LT_FAULT_PARTIAL  0x02  /* the (first) failing append writes half its bytes     */
+/* Arm a fault: the n-th operation from now whose kind is in `ops` (LT_FAULT_* bits)
+ * fails with `err` (a negative LT_E* code, e.g. LT_EIO or LT_ENOSPC; the message says
+ * "(injected)" and names the operation and path); with LT_FAULT_STICKY every matching
+ * operation after it fails too, until the next call. A failed operation changes what
+ * the OS would leave changed: nothing, except a LT_FAULT_PARTIAL append, which leaves
+ * the first half of its bytes written; a failed sync makes nothing durable. n = 0 (or
+ * ops = 0) disarms. Replaces any armed fault. Errors: LT_EINVAL (not a fault env,
+ * unknown bits, err not negative). */
+int  lt_env_fault_fail(lt_env *fault, unsigned ops, uint64_t n, int err, unsigned flags);
+/* lt_env_fault_fail(fault, LT_FAULT_APPEND, n, err ? err : LT_EIO, 0). */
 int  lt_env_fault_fail_write(lt_env *fault, uint64_t n, int err);
-/* Counters of the fault layer: syncs of files and of directories so far. */
+/* Counters of the fault layer since lt_env_fault_new: operations whose kind is in
+ * `ops` (attempted, failed ones included); injected failures; syncs of files and
+ * directories that succeeded. 0 for an env that is not a fault env. */
+uint64_t lt_env_fault_count(lt_env *fault, unsigned ops);
+uint64_t lt_env_fault_injected(lt_env *fault);
 uint64_t lt_env_fault_syncs(lt_env *fault);
 void lt_env_free(lt_env *env); /* REQUIRES: no open database uses it */
 

@@ -1,8 +1,8 @@
 /* test_env.c: tests of the file-system envs: the same file and directory checks run on
  * the POSIX env (in a mkdtemp directory), the memory env and the fault env over each;
  * the POSIX lock against a forked process; the memory env's lifetimes; and the fault
- * env's power-loss model (unsynced data and directory entries vanish) and injected
- * write failures. */
+ * env's power-loss model (unsynced data and directory entries vanish), its operation
+ * counters and injected failures of each kind of operation. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -431,6 +431,97 @@ static void test_fault_fail_write(void) {
     lt_env_free(mem);
 }
 
+/* Each kind of operation can be failed; a failed one changes nothing the OS would not
+ * (a partial append leaves half its bytes; a failed sync leaves the data unsynced). */
+static void test_fault_fail_each_kind(void) {
+    lt_env *mem, *env;
+    lt_wfile *w, *w2;
+    CHECK_OK(lt_env_mem_new(&mem));
+    CHECK_OK(lt_env_fault_new(mem, &env));
+    CHECK_OK(env->v->mkdir(env, "d"));
+    CHECK_OK(env->v->sync_dir(env, "."));
+    CHECK_OK(write_file(env, "d/a", "abcd", 1));
+    CHECK_OK(env->v->sync_dir(env, "d"));
+    CHECK_EQ_INT(lt_env_fault_count(env, LT_FAULT_MKDIR), 1);
+    CHECK_EQ_INT(lt_env_fault_count(env, LT_FAULT_SYNC_DIR | LT_FAULT_SYNC), 3);
+    CHECK_EQ_INT(lt_env_fault_count(env, LT_FAULT_ALL), 6);  /* + create, append */
+
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_CREATE, 1, LT_ENOSPC, 0));
+    CHECK_EQ_INT(env->v->new_writable(env, "d/b", &w), LT_ENOSPC);
+    CHECK(strstr(lt_errmsg(), "d/b: No space left on device (injected)") != NULL);
+    CHECK(!env->v->exists(env, "d/b"));
+    CHECK_OK(env->v->new_writable(env, "d/b", &w));    /* one-shot: next one works */
+
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_APPEND, 1, LT_ENOSPC, LT_FAULT_PARTIAL));
+    CHECK_EQ_INT(lt_wappend(w, "123456", 6), LT_ENOSPC);
+    CHECK(strstr(lt_errmsg(), "append d/b: No space left") != NULL);
+    CHECK_OK(lt_wflush(w));
+    CHECK(file_is(env, "d/b", "123"));                 /* the first half got out */
+
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_SYNC, 1, LT_EIO, 0));
+    uint64_t syncs = lt_env_fault_syncs(env);
+    CHECK_EQ_INT(lt_wsync(w), LT_EIO);
+    CHECK(strstr(lt_errmsg(), "sync d/b: injected failure") != NULL);
+    CHECK_EQ_INT(lt_env_fault_syncs(env), syncs);
+    CHECK_OK(lt_wclose(w));
+
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_RENAME, 1, LT_EIO, 0));
+    CHECK_EQ_INT(env->v->rename(env, "d/a", "d/c"), LT_EIO);
+    CHECK(file_is(env, "d/a", "abcd") && !env->v->exists(env, "d/c"));
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_REMOVE, 1, LT_EIO, 0));
+    CHECK_EQ_INT(env->v->remove(env, "d/a"), LT_EIO);
+    CHECK(file_is(env, "d/a", "abcd"));
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_TRUNCATE, 1, LT_EIO, 0));
+    CHECK_EQ_INT(env->v->truncate(env, "d/a", 1), LT_EIO);
+    CHECK(file_is(env, "d/a", "abcd"));
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_MKDIR, 1, LT_ENOSPC, 0));
+    CHECK_EQ_INT(env->v->mkdir(env, "e"), LT_ENOSPC);
+    CHECK(!env->v->exists(env, "e"));
+    /* A failed directory sync leaves the new name (d/b) undurable. */
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_SYNC_DIR, 1, LT_EIO, 0));
+    CHECK_EQ_INT(env->v->sync_dir(env, "d"), LT_EIO);
+    CHECK_EQ_INT(lt_env_fault_injected(env), 8);
+    CHECK_OK(lt_env_fault_drop_unsynced(env));
+    CHECK(!env->v->exists(env, "d/b"));
+    CHECK(file_is(env, "d/a", "abcd"));
+
+    /* The n-th matching operation of a mask; other kinds do not count down. */
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_SYNC | LT_FAULT_RENAME, 3, LT_EIO, 0));
+    CHECK_OK(env->v->new_writable(env, "d/f", &w));
+    CHECK_OK(lt_wappend(w, "x", 1));
+    CHECK_OK(lt_wsync(w));                             /* 1 */
+    CHECK_OK(env->v->rename(env, "d/f", "d/g"));       /* 2 */
+    CHECK_OK(env->v->remove(env, "d/a"));              /* not in the mask */
+    CHECK_EQ_INT(lt_wsync(w), LT_EIO);                 /* 3 */
+    CHECK_OK(lt_wsync(w));
+
+    /* Sticky: the n-th and every later matching operation fail until disarmed. */
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_APPEND | LT_FAULT_CREATE, 2, LT_ENOSPC,
+                               LT_FAULT_STICKY));
+    CHECK_OK(lt_wappend(w, "y", 1));
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(lt_wappend(w, "z", 1), LT_ENOSPC);
+    CHECK_EQ_INT(env->v->new_writable(env, "d/h", &w2), LT_ENOSPC);
+    CHECK_OK(lt_wsync(w));                             /* not in the mask */
+    CHECK_OK(lt_env_fault_fail(env, 0, 0, LT_EIO, 0));
+    CHECK_OK(lt_wappend(w, "w", 1));
+    /* A full disk: the first failing append writes a part, later ones nothing. */
+    CHECK_OK(lt_env_fault_fail(env, LT_FAULT_APPEND, 1, LT_ENOSPC,
+                               LT_FAULT_STICKY | LT_FAULT_PARTIAL));
+    CHECK_EQ_INT(lt_wappend(w, "1234", 4), LT_ENOSPC);
+    CHECK_EQ_INT(lt_wappend(w, "5678", 4), LT_ENOSPC);
+    CHECK_OK(lt_env_fault_fail(env, 0, 0, LT_EIO, 0));
+    CHECK_OK(lt_wclose(w));
+    CHECK(file_is(env, "d/g", "xyw12"));
+
+    CHECK_EQ_INT(lt_env_fault_fail(env, 0x100, 1, LT_EIO, 0), LT_EINVAL);
+    CHECK_EQ_INT(lt_env_fault_fail(env, LT_FAULT_SYNC, 1, LT_EIO, 4), LT_EINVAL);
+    CHECK_EQ_INT(lt_env_fault_fail(env, LT_FAULT_SYNC, 1, 5, 0), LT_EINVAL);
+    CHECK_EQ_INT(lt_env_fault_fail(mem, LT_FAULT_SYNC, 1, LT_EIO, 0), LT_EINVAL);
+    CHECK_EQ_INT(lt_env_fault_count(mem, LT_FAULT_ALL), 0);
+    lt_env_free(env);
+    lt_env_free(mem);
+}
+
 /* Many threads on one memory env (and a fault env over it): private files created,
  * written, renamed, listed and removed, while all read one shared file. */
 typedef struct thr_arg { lt_env *env; int id; int ok; } thr_arg;
@@ -506,6 +597,7 @@ int main(void) {
     RUN(test_fault_drop);
     RUN(test_fault_current_pattern);
     RUN(test_fault_fail_write);
+    RUN(test_fault_fail_each_kind);
     RUN(test_threads);
     rmdir(tmproot);
     TEST_MAIN_END();

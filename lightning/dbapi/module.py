@@ -72,7 +72,8 @@ def _open(path, opts, timeout):
 
 
 def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit=None,
-            sync=None, cached_statements=128, uri=None, executor=None, wal_recovery=None):
+            sync=None, cached_statements=128, uri=None, executor=None, wal_recovery=None,
+            _env=None):
     """Open a connection to the database at `database`.
 
     database           a path (str, bytes or os.PathLike; a Lightning database is a
@@ -97,6 +98,8 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
                        the SQL layer and tests.
     wal_recovery       "strict" (default) or "point_in_time": what opening does about
                        a log damaged in the middle, as lightning.open(wal_recovery=...).
+    _env               private, for tests: a file system of lightning._testing
+                       (MemEnv, FaultEnv) passed to lightning.open.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
         raise ProgrammingError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
@@ -114,6 +117,8 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
         opts["sync"] = sync
     if wal_recovery is not None:
         opts["wal_recovery"] = wal_recovery
+    if _env is not None:
+        opts["_env"] = _env
     if path == ":memory:":
         opts.pop("create", None)
         opts.pop("read_only", None)

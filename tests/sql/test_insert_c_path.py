@@ -11,7 +11,7 @@ from conftest import stress
 from lightning.sql import catalog, dml
 
 C_INSERT = dml._c_insert_row
-pytestmark = pytest.mark.skipif(C_INSERT is None, reason="no C extension")
+assert C_INSERT is not None, "lightning._speedups is built (conftest.py) but insert_row is missing"
 
 SCHEMA = [
     "CREATE TABLE t (id INTEGER PRIMARY KEY, s VARCHAR(6) NOT NULL, n SMALLINT, "

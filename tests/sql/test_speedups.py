@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lightning import CorruptionError, DataError
 from lightning.sql import keycodec, rowcodec
 
-_c = pytest.importorskip("lightning._speedups")
+from lightning import _speedups as _c   # required: conftest.py
 
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 EDGE_INTS = st.sampled_from([0, 1, -1, 127, 128, -128, -129, 255, 256, -256, -257,

@@ -24,7 +24,7 @@ from lightning.sql import access as access_mod
 from lightning.sql import catalog, rowcodec
 from lightning.sql import select as select_mod
 
-sp = pytest.importorskip("lightning._speedups")
+from lightning import _speedups as sp   # required: conftest.py
 
 DDL = ("CREATE TABLE t (id INTEGER PRIMARY KEY, g INTEGER, r REAL, s TEXT, b BLOB, "
        "h INTEGER, k TEXT, d NUMERIC(10,2), day DATE, ts TIMESTAMP)")
