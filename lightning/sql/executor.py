@@ -18,7 +18,7 @@ from ..errors import NotSupportedError, ProgrammingError
 from . import catalog, ddl
 from .dml import Inserter, Param, Returning, TableWriter, Upsert
 from .expr import Scope, compile_expr, truth
-from .parse import QMARK_PREFIX, parse, qmark_count
+from .parse import QMARK_PREFIX, deep_stack, parse, qmark_count
 from .plan import point_params
 from .rowcodec import column_ids, decode_row_ids
 from .select import SelectPlan, runner_check
@@ -264,7 +264,8 @@ class SqlExecutor:
                 raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
                                         "not supported")
             return None, tree
-        prepared = cls(txn, tree, self._db)
+        with deep_stack():          # binding recurses once per level of the tree
+            prepared = cls(txn, tree, self._db)
         if self._size > 0:
             cache[sql] = (version, parsed.explain, prepared)
             cache.move_to_end(sql)
@@ -277,7 +278,8 @@ class SqlExecutor:
         if explain is None:
             if txn is self._ver_txn():
                 self._ver_dirty = True
-            return self._ddl(txn, prepared)
+            with deep_stack():
+                return self._ddl(txn, prepared)
         if explain:
             return Result(description=_PLAN_DESC,
                           rows=[(line,) for line in prepared.explain()])
