@@ -211,7 +211,7 @@ class Connection:
         self._live_results = weakref.WeakSet()
         try:
             if commit:
-                txn.commit()
+                self._commit(txn)
             else:
                 txn.rollback()
         finally:
@@ -358,12 +358,30 @@ class Connection:
             return _statement(txn, _execute_all, self._executor, txn, sql, param_sets, True)
 
     def _run_autocommit(self, sql, param_sets, many):
-        with self._kv.transaction(self._level, self._read_only,
-                                  max_write_bytes=self._max_write_bytes) as txn:
+        txn = self._kv.transaction(self._level, self._read_only,
+                                   max_write_bytes=self._max_write_bytes)
+        try:
             result = _execute_all(self._executor, txn, sql, param_sets, many)
             if result.description is not None:
                 result.rows = list(result.rows)
+        except BaseException:
+            txn.rollback()
+            raise
+        self._commit(txn)
         return result
+
+    def _commit(self, txn):
+        """txn.commit(); a ConflictError's message names the table or index and the
+        key values in conflict when the executor can say (its optional
+        conflict_message(message)), instead of the engine's raw key."""
+        try:
+            txn.commit()
+        except errors.ConflictError as exc:
+            describe = getattr(self._executor, "conflict_message", None)
+            msg = describe(str(exc)) if describe is not None else None
+            if msg is None:
+                raise
+            raise errors.ConflictError(msg, code=exc.code) from None
 
     def __repr__(self):
         state = "closed" if self._closed else "open"
