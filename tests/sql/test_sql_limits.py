@@ -102,7 +102,8 @@ def test_update_delete_with_a_too_long_key_touch_nothing(con):
 
 @pytest.mark.parametrize("sql, what", [
     ("INSERT INTO u VALUES (?, 1)", "the PRIMARY KEY of table u: column name "),
-    ("INSERT INTO w VALUES (2, ?, 'a', 'b')", "index lightning_autoindex_w_1 on table w: column email "),
+    ("INSERT INTO w VALUES (2, ?, 'a', 'b')",
+     "index lightning_autoindex_w_1 on table w: column email "),
     ("INSERT INTO w VALUES (2, 'b@x', 'a', ?)", "index w_tag on table w: columns tag "
                                                 r"\(text of 1 characters\), n "),
     ("UPDATE u SET name = ?", "the PRIMARY KEY of table u: column name "),
