@@ -525,7 +525,7 @@ class Upsert:
 def conflicts(writer, txn, row, target=None):
     """The stored rows the proposed `row` conflicts with, each once: on its PRIMARY
     KEY, then on each UNIQUE index without NULLs in `row` (or only on `target`,
-    ("pk", None) or ("index", index))."""
+    ("pk", None) or ("index", index)). A key too long to be stored has no row."""
     t = writer.table
     if target:
         ks = [None] if target[0] == "pk" else \
@@ -539,13 +539,13 @@ def conflicts(writer, txn, row, target=None):
             key = writer.row_prefix + pk_key
         else:
             ikey, _, absent, _ = writer.entry(k, row, pk_key)
-            if not absent:              # a NULL in the indexed values: no conflict
-                continue
+            if not absent or len(ikey) > MAX_KEY_SIZE:
+                continue                # a NULL in the values, or no such key: none
             stored_pk = txn.get(ikey)
             if stored_pk is None:
                 continue
             key = writer.row_prefix + stored_pk
-        if key in seen:
+        if key in seen or len(key) > MAX_KEY_SIZE:
             continue
         raw = txn.get(key)
         if raw is not None:

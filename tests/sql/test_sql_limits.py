@@ -126,3 +126,21 @@ def test_a_too_long_key_in_executemany_names_the_column(con):
                         [(str(i),) for i in range(1500)] + [(BIG,)])
     assert con.execute("SELECT count(*) FROM u").fetchall() == [(2,)]
     assert con.execute("SELECT count(*) FROM w").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT OR IGNORE INTO w VALUES (2, ?, 'a', 'b')",
+    "INSERT OR REPLACE INTO w VALUES (2, ?, 'a', 'b')",
+    "INSERT INTO w VALUES (2, ?, 'a', 'b') ON CONFLICT DO NOTHING",
+    "INSERT INTO w VALUES (2, ?, 'a', 'b') ON CONFLICT (email) DO NOTHING",
+])
+def test_conflict_checks_with_a_too_long_key_name_the_column(con, sql):
+    with pytest.raises(lightning.DataError, match="key too long for index "
+                       "lightning_autoindex_w_1 on table w: column email "):
+        con.execute(sql, (BIG,))
+
+
+def test_foreign_key_with_a_too_long_value_has_no_parent(con):
+    con.execute("CREATE TABLE ch (id INTEGER PRIMARY KEY, pn TEXT REFERENCES u(name))")
+    with pytest.raises(lightning.IntegrityError, match="FOREIGN KEY constraint failed"):
+        con.execute("INSERT INTO ch VALUES (1, ?)", (BIG,))
