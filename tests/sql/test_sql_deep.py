@@ -239,3 +239,29 @@ def test_deep_statements_in_threads():
         t.join()
     assert not errors
     assert sys.getrecursionlimit() == before
+
+
+def test_nesting_in_every_clause(both):
+    lt, sq = both
+    for depth, check in ((12, True), (100, False)):
+        e = nest(depth, "a", "(1 + {})")
+        queries = [
+            f"SELECT id FROM t ORDER BY {e} DESC, id LIMIT 5",
+            f"SELECT {e}, count(*) FROM t GROUP BY {e} ORDER BY 1",
+            f"SELECT a, count(*) FROM t GROUP BY a HAVING {e} > {depth + 5} ORDER BY a",
+            f"SELECT id FROM t WHERE id IN ({e}, {nest(depth, 'id', 'abs({})')}) "
+            "ORDER BY id",
+            f"SELECT id FROM t ORDER BY id LIMIT {nest(depth, '3', '(0 + {})')}",
+        ]
+        for sql in queries:
+            got = lt.execute(sql).fetchall()
+            if check:
+                assert got == sq.execute(sql).fetchall(), sql
+            else:
+                assert got
+        for c in ([lt, sq] if check else [lt]):
+            c.execute(f"UPDATE t SET a = {e} - {depth} WHERE id < 10")
+            c.execute(f"INSERT INTO t VALUES ({nest(depth, '1000', '(1 + {})')}, "
+                      f"{nest(depth, '7', '(0 + {})')}, 'n')")
+        assert lt.execute(f"SELECT a FROM t WHERE id = {1000 + depth}").fetchall() == [(7,)]
+    same(both, "SELECT * FROM t WHERE id < 10")
