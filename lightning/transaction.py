@@ -251,27 +251,34 @@ class Transaction:
         the concatenated bytes (bytes-like), `klens` and `vlens` one native-endian
         uint32 per pair (bytes-like, e.g. a bytearray or array("I")), `if_absent` None
         or one byte per pair (nonzero: put_many's flag). Returns as put_many."""
+        # The views are released before returning or raising: while one exists the
+        # caller cannot resize its buffers (a bytearray raises BufferError), and an
+        # exception's traceback would keep this frame's views alive.
         kl, vl = memoryview(klens).cast("B").cast("I"), memoryview(vlens).cast("B").cast("I")
-        n = len(kl)
-        if len(vl) != n or sum(kl) != len(keys) or sum(vl) != len(values) or (
-                if_absent is not None and len(if_absent) != n):
-            raise ValueError("put_packed: lengths do not match the packed data")
-        if not n:
-            return None
-        if max(kl) > MAX_KEY_SIZE or max(vl) > lib.LT_MAX_VALUE_SIZE:
-            raise DataError(f"put_packed: a key over {MAX_KEY_SIZE} bytes or a value over "
-                            f"{lib.LT_MAX_VALUE_SIZE} bytes")
-        with self._lock:
-            self._check("put")
-            stopped = self._stop
-            rc = lib.ltpy_txn_put_many(
-                self._h, ffi.from_buffer(keys), ffi.from_buffer("uint32_t[]", kl),
-                ffi.from_buffer(values), ffi.from_buffer("uint32_t[]", vl),
-                NULL if if_absent is None else ffi.from_buffer(if_absent), n, stopped)
-            if rc:
-                self._write_failed(rc, "put")
-            i = stopped[0]
-            return None if i < 0 else int(i)
+        try:
+            n = len(kl)
+            if len(vl) != n or sum(kl) != len(keys) or sum(vl) != len(values) or (
+                    if_absent is not None and len(if_absent) != n):
+                raise ValueError("put_packed: lengths do not match the packed data")
+            if not n:
+                return None
+            if max(kl) > MAX_KEY_SIZE or max(vl) > lib.LT_MAX_VALUE_SIZE:
+                raise DataError(f"put_packed: a key over {MAX_KEY_SIZE} bytes or a value "
+                                f"over {lib.LT_MAX_VALUE_SIZE} bytes")
+            with self._lock:
+                self._check("put")
+                stopped = self._stop
+                rc = lib.ltpy_txn_put_many(
+                    self._h, ffi.from_buffer(keys), ffi.from_buffer("uint32_t[]", kl),
+                    ffi.from_buffer(values), ffi.from_buffer("uint32_t[]", vl),
+                    NULL if if_absent is None else ffi.from_buffer(if_absent), n, stopped)
+                if rc:
+                    self._write_failed(rc, "put")
+                i = stopped[0]
+                return None if i < 0 else int(i)
+        finally:
+            kl.release()
+            vl.release()
 
     def _write_failed(self, rc, op):
         """Raise the error of a failed write (sizes were checked before, so LT_EINVAL is

@@ -35,6 +35,7 @@ import weakref
 
 from .. import errors
 from ..errors import OperationalError, ProgrammingError
+from ..transaction import DEFAULT_MAX_WRITE_BYTES
 from .cursor import Cursor
 from .executor import Result
 
@@ -79,7 +80,7 @@ class Connection:
 
     def __init__(self, kv, *, isolation_level="SERIALIZABLE", autocommit=None,
                  cached_statements=128, executor_factory=None, database=None,
-                 read_only=False):
+                 read_only=False, max_write_bytes=DEFAULT_MAX_WRITE_BYTES):
         from .executor import default_factory
         if isolation_level is None:
             self._level = "serializable"
@@ -93,8 +94,13 @@ class Connection:
                 or cached_statements < 0:
             raise ProgrammingError(f"cached_statements must be an int >= 0, not "
                                    f"{cached_statements!r}")
+        if isinstance(max_write_bytes, bool) or not isinstance(max_write_bytes, int) or \
+                max_write_bytes < 1:
+            raise ProgrammingError(f"max_write_bytes must be an int >= 1, not "
+                                   f"{max_write_bytes!r}")
         self._kv = kv
         self._read_only = bool(read_only)   # the database was opened read-only
+        self._max_write_bytes = max_write_bytes     # each transaction's write limit
         self._autocommit = autocommit
         self._lock = threading.RLock()
         self._closed = False
@@ -126,6 +132,13 @@ class Connection:
         every other connection and `lightning.open` on the path). Closed by close()."""
         self._check()
         return self._kv
+
+    @property
+    def max_write_bytes(self):
+        """The write limit of each transaction of this connection (connect()'s
+        `max_write_bytes`): the bytes of keys and values it may buffer, plus 16 per
+        write. A statement going past it raises OperationalError and is undone."""
+        return self._max_write_bytes
 
     @property
     def in_transaction(self):
@@ -187,7 +200,8 @@ class Connection:
     # -- transactions --
 
     def _begin(self):
-        self._txn = self._kv.transaction(self._level, self._read_only)
+        self._txn = self._kv.transaction(self._level, self._read_only,
+                                         max_write_bytes=self._max_write_bytes)
         return self._txn
 
     def _end(self, commit):
@@ -197,7 +211,7 @@ class Connection:
         self._live_results = weakref.WeakSet()
         try:
             if commit:
-                txn.commit()
+                self._commit(txn)
             else:
                 txn.rollback()
         finally:
@@ -344,11 +358,30 @@ class Connection:
             return _statement(txn, _execute_all, self._executor, txn, sql, param_sets, True)
 
     def _run_autocommit(self, sql, param_sets, many):
-        with self._kv.transaction(self._level, self._read_only) as txn:
+        txn = self._kv.transaction(self._level, self._read_only,
+                                   max_write_bytes=self._max_write_bytes)
+        try:
             result = _execute_all(self._executor, txn, sql, param_sets, many)
             if result.description is not None:
                 result.rows = list(result.rows)
+        except BaseException:
+            txn.rollback()
+            raise
+        self._commit(txn)
         return result
+
+    def _commit(self, txn):
+        """txn.commit(); a ConflictError's message names the table or index and the
+        key values in conflict when the executor can say (its optional
+        conflict_message(message)), instead of the engine's raw key."""
+        try:
+            txn.commit()
+        except errors.ConflictError as exc:
+            describe = getattr(self._executor, "conflict_message", None)
+            msg = describe(str(exc)) if describe is not None else None
+            if msg is None:
+                raise
+            raise errors.ConflictError(msg, code=exc.code) from None
 
     def __repr__(self):
         state = "closed" if self._closed else "open"

@@ -17,14 +17,21 @@ of the last one.
   is `arraysize` (1). Fetching when the last statement produced no result set, or before
   any statement, raises ProgrammingError.
 - A closed cursor, or a cursor of a closed connection, raises ProgrammingError.
+- Threads: a cursor belongs to one thread at a time, as its connection does. Fetching
+  from a cursor whose rows are read lazily (from the open transaction) while another
+  thread is fetching from it raises ProgrammingError in the second thread (a
+  non-blocking lock per cursor; rows already in memory need none: each row goes to
+  one of the threads). Without the check the second thread's error ended the first
+  thread's row generator, which then stopped early as if the rows had run out.
 - setinputsizes/setoutputsize do nothing; callproc raises NotSupportedError (there
   are no stored procedures); nextset() returns None (there is never a second result
   set).
 """
 
+import threading
 from itertools import islice
 
-from ..errors import NotSupportedError, ProgrammingError
+from ..errors import NotSupportedError, OperationalError, ProgrammingError
 from .params import bind, bind_each
 from .statements import prepare
 
@@ -36,6 +43,23 @@ _FAST_KINDS = frozenset(("SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE"))
 
 # Statements that cannot write: they run without a statement savepoint.
 _READS = frozenset(("SELECT", "EXPLAIN"))
+# First words of the statements that write: refused on a read-only connection.
+_WRITES = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"))
+
+
+def _read_only_error(kind):
+    return OperationalError(f"attempt to write a read-only database: {kind} on a "
+                            "connection opened read-only (mode=ro)")
+
+
+def _take(rows, n):
+    return list(islice(rows, n))
+
+
+def _busy():
+    return ProgrammingError("cursor used by two threads at once: another thread is "
+                            "fetching from it (a cursor and its connection belong to one "
+                            "thread at a time; use a connection per thread)")
 
 
 def _replay(rows, error):
@@ -53,6 +77,7 @@ class Cursor:
         self.arraysize = 1
         self._description = None
         self._rows = None           # iterator of the current result set, or None
+        self._fetching = threading.Lock()   # held while fetching from a lazy _rows
         self.rowcount = -1
         self.lastrowid = None
 
@@ -71,11 +96,12 @@ class Cursor:
             raise ProgrammingError("Cannot operate on a closed cursor.")
 
     def _reset(self):
-        rows, self._rows = self._rows, None
+        rows = self._rows
         if type(rows) is not _LIST_ITER:        # a generator over the transaction
             close = getattr(rows, "close", None)
             if close is not None:
-                close()
+                self._guarded(close)            # (not while another thread fetches)
+        self._rows = None
         self._description = None
         self.rowcount = -1
         self.lastrowid = None
@@ -86,12 +112,13 @@ class Cursor:
         if self._rows is None:
             return
         buf, error = [], None
-        try:
-            for row in self._rows:
-                buf.append(row)
-        except Exception as exc:  # surfaced by the fetch that reaches it
-            error = exc
-        self._rows = _replay(buf, error)
+        with self._fetching:        # waits for a fetch in another thread to return
+            try:
+                for row in self._rows:
+                    buf.append(row)
+            except Exception as exc:  # surfaced by the fetch that reaches it
+                error = exc
+            self._rows = _replay(buf, error)
 
     # -- statements --
 
@@ -138,6 +165,8 @@ class Cursor:
         if prep.control is not None:
             conn._run_control(prep.control)
             return self
+        if conn._read_only and kind.split(" ", 1)[0] in _WRITES:
+            raise _read_only_error(kind)
         result, lazy = conn._run_one(sql, params, kind in _READS)
         self._set_result(result)
         if lazy:
@@ -167,6 +196,8 @@ class Cursor:
         self._reset()
         if prep.kind is None:
             return self
+        if self._connection._read_only and prep.kind.split(" ", 1)[0] in _WRITES:
+            raise _read_only_error(prep.kind)
         bound = bind_each(placeholders, sets)
         result = self._connection._run_many(prep.sql, bound)
         self.rowcount = result.rowcount
@@ -192,32 +223,52 @@ class Cursor:
                                    "(or no statement was executed)")
         return self._rows
 
+    def _guarded(self, fn, *args):
+        """fn(*args) holding the fetch lock; ProgrammingError if another thread holds
+        it (see the module comment)."""
+        lock = self._fetching
+        if not lock.acquire(False):
+            raise _busy()
+        try:
+            return fn(*args)
+        finally:
+            lock.release()
+
     def fetchone(self):
         """The next row, or None when there are no more."""
         rows = self._rows
         if rows is None or self._closed or self._connection._closed:
             rows = self._result()           # raises the right error
-        return next(rows, None)
+        if type(rows) is _LIST_ITER:        # rows in memory: next() is atomic
+            return next(rows, None)
+        return self._guarded(next, rows, None)
 
     def fetchmany(self, size=None):
         """Up to `size` (default: arraysize) more rows, as a list."""
         rows = self._result()
         if size is None:
             size = self.arraysize
-        return list(islice(rows, max(size, 0)))
+        if type(rows) is _LIST_ITER:
+            return list(islice(rows, max(size, 0)))
+        return self._guarded(_take, rows, max(size, 0))
 
     def fetchall(self):
         """Every remaining row, as a list."""
         rows = self._rows
         if rows is None or self._closed or self._connection._closed:
             rows = self._result()           # raises the right error
-        return list(rows)
+        if type(rows) is _LIST_ITER:
+            return list(rows)
+        return self._guarded(list, rows)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        return next(self._result())
+        rows = self._result()
+        if type(rows) is _LIST_ITER:
+            return next(rows)
+        return self._guarded(next, rows)
 
     # -- the rest of PEP 249 --
 

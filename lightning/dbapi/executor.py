@@ -44,6 +44,9 @@ Contract (the driver's side):
   still prepared under the schema `txn` sees. The driver asks after each normal
   execution of a SELECT, INSERT, UPDATE or DELETE and keeps at most
   `cached_statements` runners per connection.
+- Optional: `conflict_message(message)` -> None, or the message of a ConflictError
+  raised by a commit (the engine's, naming a raw key) rewritten in the executor's
+  terms (e.g. the table and key values); the driver raises a ConflictError with it.
 - Errors are the PEP 249 classes of lightning.errors: ProgrammingError (syntax with
   its position, unknown names), IntegrityError, DataError, NotSupportedError naming
   the construct, OperationalError (ConflictError is raised by the commit, not here).

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import kv as _kv
 from ..errors import ELOCKED, OperationalError, ProgrammingError
+from ..transaction import DEFAULT_MAX_WRITE_BYTES
 from .connection import Connection
 
 __all__ = ["connect", "apilevel", "threadsafety", "paramstyle"]
@@ -72,8 +73,8 @@ def _open(path, opts, timeout):
 
 
 def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit=None,
-            sync=None, cached_statements=128, uri=None, executor=None, wal_recovery=None,
-            _env=None):
+            sync=None, cached_statements=128, uri=None, executor=None,
+            max_write_bytes=DEFAULT_MAX_WRITE_BYTES, wal_recovery=None, _env=None):
     """Open a connection to the database at `database`.
 
     database           a path (str, bytes or os.PathLike; a Lightning database is a
@@ -96,6 +97,11 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
                        is a URI; False: it is a path even if it starts with "file:".
     executor           a factory `executor(connection) -> Executor` (executor.py), for
                        the SQL layer and tests.
+    max_write_bytes    the most each transaction may buffer before its commit: the
+                       bytes of the keys and values it writes (rows and index
+                       entries), plus 16 per write (default 64 MiB). A statement that
+                       goes past it raises OperationalError and is undone; the
+                       transaction stays open.
     wal_recovery       "strict" (default) or "point_in_time": what opening does about
                        a log damaged in the middle, as lightning.open(wal_recovery=...).
     _env               private, for tests: a file system of lightning._testing
@@ -126,7 +132,8 @@ def connect(database, *, timeout=5.0, isolation_level="SERIALIZABLE", autocommit
     try:
         return Connection(db, isolation_level=isolation_level, autocommit=autocommit,
                           cached_statements=cached_statements, executor_factory=executor,
-                          database=database, read_only=opts.get("read_only", False))
+                          database=database, read_only=opts.get("read_only", False),
+                          max_write_bytes=max_write_bytes)
     except BaseException:
         db.close()
         raise

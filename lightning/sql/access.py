@@ -36,6 +36,11 @@ equal any stored value (NULL, another class, 2.5 for an INTEGER column, ...) is
 dropped from its list; when in doubt (e.g. a float against a BOOLEAN column) the path
 falls back. A fallback reads the whole key space in order: the table's rows, or the
 whole index when the caller relies on the index's order (`provide_order`).
+
+Key size. No stored key is longer than MAX_KEY_SIZE (writes refuse them), so a point
+whose key would be longer names no row and is skipped (a point SELECT of a too-long
+text returns no rows rather than the KV layer's DataError); a range bound longer than
+that is cut to MAX_KEY_SIZE bytes, which keeps the span a superset.
 """
 
 import itertools
@@ -43,7 +48,7 @@ import re
 from decimal import Decimal
 
 from ..errors import DataError
-from ..kv import prefix_successor
+from ..kv import MAX_KEY_SIZE, prefix_successor
 from .catalog import index_prefix, row_prefix
 from .expr import value_class
 from .keycodec import encode_key, key_decoder, key_encoder
@@ -256,7 +261,10 @@ class Access:
             vals = self._single_values(params)
         except _Fallback:
             return None
-        return None if vals is _DROP else self._prefix + self._eq_encode(vals)
+        if vals is _DROP:
+            return None
+        key = self._prefix + self._eq_encode(vals)
+        return key if len(key) <= MAX_KEY_SIZE else None    # rows(): no such key
 
     def _single_values(self, params):
         """The coerced value of each pinned column when each has one (`_single`), or
@@ -283,8 +291,9 @@ class Access:
             pos, fn, inc = self.hi
             hi = (self._coerce(pos, fn((), params), False), inc)
         points = self._points(params)
-        if lo is None and hi is None:
-            return [(base + p, prefix_successor(base + p)) for p in points]
+        if lo is None and hi is None:       # (a longer point has no keys)
+            return [(base + p, prefix_successor(base + p)) for p in points
+                    if len(base) + len(p) <= MAX_KEY_SIZE]
         desc = self._dirs[n]
         enc = self._bound_encode
         if desc:                            # key order is reversed: swap the roles
@@ -302,6 +311,12 @@ class Access:
                 end = prefix_successor(k) if hi[1] else k
             else:
                 end = pp + _NULL_DESC if desc else prefix_successor(pp)
+            if len(start) > MAX_KEY_SIZE:   # no longer keys: cut, still a superset
+                start = start[:MAX_KEY_SIZE]
+            if len(end) > MAX_KEY_SIZE:
+                end = prefix_successor(end[:MAX_KEY_SIZE])
+                if end is None:
+                    raise _Fallback
             if start < end:
                 spans.append((start, end))
         return spans
@@ -331,6 +346,8 @@ class Access:
     def _get_rows(self, txn, keys):
         ids = self._ids
         for k in keys:
+            if len(k) > MAX_KEY_SIZE:       # no such key
+                continue
             raw = txn.get(k)
             if raw is not None:
                 yield decode_row_ids(raw, ids)

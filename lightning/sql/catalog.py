@@ -67,6 +67,7 @@ __all__ = [
     "add_column", "drop_column", "rename_column", "create_index", "drop_index",
     "list_tables", "schema_version", "find_index_table",
     "table_prefix", "row_prefix", "row_key", "index_prefix", "index_key", "unique_key",
+    "describe_key",
     "decode_row_key", "decode_index_key", "allocate_rowids", "observe_rowid",
     "PRIMARY_INDEX_ID", "ROWID_BLOCK", "SCHEMA_FORMAT",
 ]
@@ -659,6 +660,44 @@ def unique_key(table_id, index_id, idx_values, pk_values=None, directions=None,
             raise ValueError("unique_key: a NULL indexed value needs the pk")
         key += encode_key(pk_values, pk_directions)
     return key
+
+
+def describe_key(txn, key):
+    """Words for the KV `key` of this layer, as `txn` sees the catalog: "table users,
+    id=5" (a row), "index users_email, email='a@x'" (an index entry; a non-unique
+    one's pk follows), "the schema of the database" (catalog keys), else None (not a
+    key of the SQL layer). Values that do not decode (a key cut short by the engine's
+    message) are left out."""
+    if key.startswith(CATALOG):
+        return "the schema of the database (a concurrent CREATE, DROP or ALTER)"
+    if not key.startswith(DATA):
+        return None
+    try:
+        tid, off = keycodec.decode_value(key, len(DATA))
+        iid, off = keycodec.decode_value(key, off)
+    except (ValueError, IndexError, DatabaseError):
+        return None
+    table = next((t for t in list_tables(txn) if t.id == tid), None)
+    if table is None:
+        return f"a table dropped since (id {tid})"
+
+    def terms(col_ids, directions, at):
+        names = [table.column_by_id(c).name for c in col_ids]
+        try:
+            vals, at = keycodec.decode_key(key, len(names), directions, offset=at)
+        except (ValueError, IndexError, DatabaseError):
+            return [], at
+        return [f"{n}={v!r}" for n, v in zip(names, vals)], at
+
+    if iid == PRIMARY_INDEX_ID:
+        pk, _ = terms(table.primary_key, table.pk_directions, off)
+        return ", ".join([f"table {table.name}"] + pk)
+    ix = next((i for i in table.indexes if i.id == iid), None)
+    if ix is None:
+        return f"an index dropped since of table {table.name}"
+    vals, off = terms(ix.column_ids, ix.directions, off)
+    pk = terms(table.primary_key, table.pk_directions, off)[0] if off < len(key) else []
+    return ", ".join([f"index {ix.name}"] + vals + pk)
 
 
 def decode_row_key(key, table):

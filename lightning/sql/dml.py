@@ -9,8 +9,10 @@ Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 
 import operator
 import struct
+from array import array
 
-from ..errors import IntegrityError, NotSupportedError, ProgrammingError
+from ..errors import DataError, IntegrityError, NotSupportedError, ProgrammingError
+from ..kv import MAX_KEY_SIZE, MAX_VALUE_SIZE
 from . import catalog
 from .catalog import fold, index_key, unique_key
 from .keycodec import _desc_flags, key_encoder
@@ -70,6 +72,15 @@ def _insert_spec(w):
     return (kinds, los, his, maxlens,
             tuple(bool(c.not_null) for c in t.columns), w.col_ids_t, w.row_prefix,
             tuple(w.pk_pos), flags(w.pk_dirs, len(w.pk_pos)), indexes)
+
+
+def _size(v):
+    """A value's size in words, for messages."""
+    if isinstance(v, str):
+        return f"text of {len(v)} characters"
+    if isinstance(v, (bytes, bytearray)):
+        return f"blob of {len(v)} bytes"
+    return type(v).__name__
 
 
 def _same_objects(a, b, positions):
@@ -249,6 +260,24 @@ class TableWriter:
         raise IntegrityError(f"UNIQUE constraint failed: index {index.name} on table "
                              f"{t.name} ({cols}): duplicate value {tuple(vals)!r}")
 
+    def too_long(self, k, row, key_bytes, value_bytes=0):
+        """Raise the DataError of an entry over the engine's size limits: the row
+        (k = 0) or the entry of index k - 1 for `row`, whose key is `key_bytes` long
+        (None: the key fits and the row's value of `value_bytes` does not)."""
+        t = self.table
+        if key_bytes is None:
+            raise DataError(f"row too large for table {t.name}: {value_bytes} bytes "
+                            f"encoded; the limit is {MAX_VALUE_SIZE} bytes")
+        if k == 0:
+            what, pos = f"the PRIMARY KEY of table {t.name}", self.pk_pos
+        else:
+            ix, pos, _, _ = self.index_keys[k - 1]
+            what = f"index {ix.name} on table {t.name}"
+        cols = ", ".join(f"{t.columns[i].name} ({_size(row[i])})" for i in pos)
+        raise DataError(f"key too long for {what}: column{'s' if len(pos) > 1 else ''} "
+                        f"{cols}; the encoded key is {key_bytes} bytes and the limit is "
+                        f"{MAX_KEY_SIZE} bytes")
+
     def insert(self, txn, row):
         pending = _Pending()
         self.insert_items(row, pending)
@@ -284,6 +313,8 @@ class TableWriter:
             new_pk = self.pk_encode(self.pk_values(new))
             pk_moved = old_pk != new_pk
         old_key, new_key = self.row_prefix + old_pk, self.row_prefix + new_pk
+        if pk_moved and len(new_key) > MAX_KEY_SIZE:
+            self.too_long(0, new, len(new_key))
         if pk_moved and txn.get(new_key) is not None:
             self._dup_pk(new)
         for k, (index, pos, _, _) in enumerate(self.index_keys):
@@ -293,6 +324,8 @@ class TableWriter:
             nkey, nval, absent, vals = self.entry(k, new, new_pk)
             if okey == nkey and not pk_moved:
                 continue
+            if len(nkey) > MAX_KEY_SIZE:
+                self.too_long(k + 1, new, len(nkey))
             txn.delete(okey)
             if absent and txn.get(nkey) is not None:
                 self._dup_index(index, vals)
@@ -334,22 +367,43 @@ class _Pending:
         eix += _U32.pack(index_no)
 
     def flush(self, writer, txn):
-        """Write everything; IntegrityError for the first key that already exists."""
+        """Write everything; IntegrityError for the first key that already exists.
+        The entries are dropped even when the write raises (e.g. OperationalError at
+        the transaction's write limit), so a second flush does not write them again
+        and the first error is the one reported."""
         keys, klens, vals, vlens, ab, erow, eix = self.bufs
         if not ab:
             return
-        i = txn.put_packed(keys, klens, vals, vlens, ab)
-        if i is not None:
-            row = self.rows[_U32.unpack_from(erow, 4 * i)[0]]
-            k = _U32.unpack_from(eix, 4 * i)[0]
-        for b in self.bufs:
-            del b[:]
-        self.rows.clear()
+        try:
+            try:
+                i = txn.put_packed(keys, klens, vals, vlens, ab)
+            except DataError:               # a key or value over the engine's limit
+                self._too_long(writer)
+                raise
+            if i is not None:
+                row = self.rows[_U32.unpack_from(erow, 4 * i)[0]]
+                k = _U32.unpack_from(eix, 4 * i)[0]
+        finally:
+            for b in self.bufs:
+                del b[:]
+            self.rows.clear()
         if i is not None:
             if k == 0:
                 writer._dup_pk(row)
             index, pos, _, _ = writer.index_keys[k - 1]
             writer._dup_index(index, [row[p] for p in pos])
+
+
+    def _too_long(self, writer):
+        """Raise the DataError naming the table and columns of the first entry whose
+        key or value is over the engine's limit (none found: return)."""
+        keys, klens, vals, vlens, ab, erow, eix = self.bufs
+        kl, vl = array("I", bytes(klens)), array("I", bytes(vlens))
+        for j, (k, v) in enumerate(zip(kl, vl)):
+            if k > MAX_KEY_SIZE or v > MAX_VALUE_SIZE:
+                row = self.rows[_U32.unpack_from(erow, 4 * j)[0]]
+                writer.too_long(_U32.unpack_from(eix, 4 * j)[0], row,
+                                k if k > MAX_KEY_SIZE else None, v)
 
 
 class Returning:
@@ -471,7 +525,7 @@ class Upsert:
 def conflicts(writer, txn, row, target=None):
     """The stored rows the proposed `row` conflicts with, each once: on its PRIMARY
     KEY, then on each UNIQUE index without NULLs in `row` (or only on `target`,
-    ("pk", None) or ("index", index))."""
+    ("pk", None) or ("index", index)). A key too long to be stored has no row."""
     t = writer.table
     if target:
         ks = [None] if target[0] == "pk" else \
@@ -485,13 +539,13 @@ def conflicts(writer, txn, row, target=None):
             key = writer.row_prefix + pk_key
         else:
             ikey, _, absent, _ = writer.entry(k, row, pk_key)
-            if not absent:              # a NULL in the indexed values: no conflict
-                continue
+            if not absent or len(ikey) > MAX_KEY_SIZE:
+                continue                # a NULL in the values, or no such key: none
             stored_pk = txn.get(ikey)
             if stored_pk is None:
                 continue
             key = writer.row_prefix + stored_pk
-        if key in seen:
+        if key in seen or len(key) > MAX_KEY_SIZE:
             continue
         raw = txn.get(key)
         if raw is not None:

@@ -8,17 +8,18 @@ tagged with the catalog's schema_version it was prepared under; a statement prep
 under another version is prepared again. DDL is never cached.
 """
 
+import re
 import weakref
 from collections import OrderedDict
 
 from sqlglot import exp
 
 from ..dbapi.executor import Result
-from ..errors import NotSupportedError, ProgrammingError
+from ..errors import DatabaseError, InterfaceError, NotSupportedError, ProgrammingError
 from . import catalog, ddl
 from .dml import Inserter, Param, Returning, TableWriter, Upsert
 from .expr import Scope, compile_expr, truth
-from .parse import QMARK_PREFIX, parse, qmark_count
+from .parse import QMARK_PREFIX, deep_stack, parse, qmark_count
 from .plan import point_params
 from .rowcodec import column_ids, decode_row_ids
 from .select import SelectPlan, runner_check
@@ -26,6 +27,9 @@ from .select import SelectPlan, runner_check
 __all__ = ["SqlExecutor"]
 
 _PLAN_DESC = (("plan", "TEXT", None, None, None, None, None),)
+# the key in the engine's conflict message (csrc/db/txn.c conflict_msg): printable
+# ASCII as is, other bytes (and ' and \) as \xNN, at most 64 bytes then "..."
+_CONFLICT_KEY = re.compile(r"conflict on key '([^']*)'")
 
 
 def _dead():
@@ -264,7 +268,8 @@ class SqlExecutor:
                 raise NotSupportedError(f"EXPLAIN of {tree.key.upper()} statements is "
                                         "not supported")
             return None, tree
-        prepared = cls(txn, tree, self._db)
+        with deep_stack():          # binding recurses once per level of the tree
+            prepared = cls(txn, tree, self._db)
         if self._size > 0:
             cache[sql] = (version, parsed.explain, prepared)
             cache.move_to_end(sql)
@@ -277,7 +282,8 @@ class SqlExecutor:
         if explain is None:
             if txn is self._ver_txn():
                 self._ver_dirty = True
-            return self._ddl(txn, prepared)
+            with deep_stack():
+                return self._ddl(txn, prepared)
         if explain:
             return Result(description=_PLAN_DESC,
                           rows=[(line,) for line in prepared.explain()])
@@ -312,6 +318,26 @@ class SqlExecutor:
                 getattr(prepared, "returning", None) is not None:
             return None
         return prepared.run_many(txn, param_sets)
+
+    def conflict_message(self, message):
+        """The driver's optional protocol method: `message` (a ConflictError's, from
+        the engine: "... conflict on key '<key, bytes as \\xNN>' (...) ...") with the
+        raw key replaced by the table or index and key values it belongs to, e.g.
+        "conflict on table users, id=5 (...)"; None when the key is not one of this
+        layer's or the database is gone."""
+        m = _CONFLICT_KEY.search(message)
+        if m is None or self._db is None:
+            return None
+        raw = re.sub(r"\\x([0-9a-fA-F]{2})", lambda h: chr(int(h.group(1), 16)),
+                     m.group(1)).encode("latin-1")
+        try:
+            with self._db.transaction("snapshot", read_only=True) as txn:
+                words = catalog.describe_key(txn, raw)
+        except (DatabaseError, InterfaceError):
+            return None
+        if words is None:
+            return None
+        return message[:m.start()] + "conflict on " + words + message[m.end():]
 
     def _ddl(self, txn, tree):
         kind = (tree.args.get("kind") or "").upper()

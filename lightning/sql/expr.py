@@ -33,7 +33,7 @@ from .catalog import fold
 from .functions import FUNCTIONS, INT_MAX, INT_MIN, check_int, extract_field, resolve
 from .functions import LOWER_MAP as _LOWER
 from .functions import to_text as _to_text
-from .parse import QMARK_PREFIX
+from .parse import CHAIN_TYPES, QMARK_PREFIX, deep_stack
 from .types import parse_type
 
 __all__ = ["Scope", "compile_expr", "truth", "is_constant", "literal_type",
@@ -229,14 +229,102 @@ _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
 
 
 def compile_expr(node, scope):
-    """A closure f(row, params) computing `node`; names bound through `scope`."""
+    """A closure f(row, params) computing `node`; names bound through `scope`.
+    Compiling recurses once per level of `node` (parse.MAX_EXPR_DEPTH levels at most):
+    it runs under parse.deep_stack(). The closures recurse once per level too (twice
+    for a function of several arguments), except along a run of binary operators on
+    the left operand, which one closure evaluates in a loop (_chain)."""
+    with deep_stack():
+        return _compile(node, scope)
+
+
+def _cmp2(test, native):
+    """f(x, y): the comparison of two values (NULL when either is NULL)."""
+    def cmp(x, y):
+        if x is None or y is None:
+            return None
+        if type(x) is type(y) and type(x) in _NATIVE_TYPES:
+            return native(x, y)
+        return test(compare(x, y))
+    return cmp
+
+
+def _cat(x, y):
+    if x is None or y is None:
+        return None
+    return _to_text(x) + _to_text(y)
+
+
+_AND, _OR = "and", "or"
+
+
+def _chain(node, scope):
+    """The closure of a run of binary operators along the left operand, e.g.
+    `a OR b OR c` or `1 + 2 - 3` (sqlglot nests them to the left): the leftmost
+    operand, then each operator applied in a loop, left to right, exactly as the
+    nested nodes would be (AND and OR still skip their right operand when the left
+    decides)."""
+    steps = []
+    while type(node) in CHAIN_TYPES and scope.slots.get(id(node)) is None:
+        t = type(node)
+        g = _compile(node.expression, scope)
+        if t is exp.And:
+            steps.append((_AND, None, g))
+        elif t is exp.Or:
+            steps.append((_OR, None, g))
+        elif t in _CMP:
+            steps.append((None, _cmp2(_CMP[t], _NATIVE_CMP[t]), g))
+        elif t is exp.DPipe:
+            steps.append((None, _cat, g))
+        else:
+            steps.append((None, _arith(_ARITH[t]), g))
+        node = node.this
+    first = _compile(node, scope)
+    steps.reverse()
+    steps = tuple(steps)
+
+    def chain(r, p):
+        x = first(r, p)
+        for kind, f, g in steps:
+            if kind is None:
+                x = f(x, g(r, p))
+            elif kind is _AND:
+                if x is not None and not truth(x):
+                    x = False
+                    continue
+                y = g(r, p)
+                if y is not None and not truth(y):
+                    x = False
+                else:
+                    x = None if x is None or y is None else True
+            else:
+                if truth(x):
+                    x = True
+                    continue
+                y = g(r, p)
+                if truth(y):
+                    x = True
+                else:
+                    x = None if x is None or y is None else False
+        return x
+    return chain
+
+
+def _compile(node, scope):
     slot = scope.slots.get(id(node))
     if slot is not None:
         return lambda r, p, i=slot: r[i]
-    c = lambda n: compile_expr(n, scope)   # noqa: E731
+    c = lambda n: _compile(n, scope)   # noqa: E731
     t = type(node)
-    if t is exp.Paren:
-        return c(node.this)
+    while t is exp.Paren:
+        node = node.this
+        slot = scope.slots.get(id(node))
+        if slot is not None:
+            return lambda r, p, i=slot: r[i]
+        t = type(node)
+    if t in CHAIN_TYPES and type(node.this) in CHAIN_TYPES and \
+            scope.slots.get(id(node.this)) is None:
+        return _chain(node, scope)
     if t is exp.Column:
         if node.table and scope.table is not None and fold(node.table) != fold(scope.table):
             raise ProgrammingError(f"no such column: {node.table}.{node.name}")

@@ -22,6 +22,7 @@ The checks run after the row is written, so a row may reference itself.
 """
 
 from ..errors import DataError, IntegrityError, ProgrammingError
+from ..kv import MAX_KEY_SIZE
 from . import catalog
 from .catalog import fold, row_key, row_prefix, index_prefix, unique_key
 from .expr import compare
@@ -103,31 +104,40 @@ def _describe(fk, child, parent):
 
 def _rows_by_key(txn, table, ids, vals):
     """The rows of `table` whose columns `ids` equal `vals` (no NULLs): a point or
-    prefix lookup on the primary key or an index led by those columns, else a scan."""
+    prefix lookup on the primary key or an index led by those columns, else a scan.
+    A key or prefix longer than MAX_KEY_SIZE names no stored entry: no rows."""
     k = len(ids)
+    get, scan = txn.get, txn.scan
+
+    def txn_get(key):
+        return None if len(key) > MAX_KEY_SIZE else get(key)
+
+    def txn_scan(prefix):
+        return [] if len(prefix) > MAX_KEY_SIZE else list(scan(prefix=prefix))
+
     want = dict(zip(ids, vals))
     if set(table.primary_key[:k]) == set(ids):
         pkvals = [want[i] for i in table.primary_key[:k]]
         if k == len(table.primary_key):
-            raw = txn.get(row_key(table.id, pkvals, table.pk_directions))
+            raw = txn_get(row_key(table.id, pkvals, table.pk_directions))
             return [] if raw is None else [decode_row(raw, table.columns)]
         prefix = row_prefix(table.id) + catalog.encode_key(
             pkvals, table.pk_directions[:k])
-        return [decode_row(v, table.columns) for _, v in list(txn.scan(prefix=prefix))]
+        return [decode_row(v, table.columns) for _, v in txn_scan(prefix)]
     for ix in table.indexes:
         if set(ix.column_ids[:k]) == set(ids):
             ivals = [want[i] for i in ix.column_ids[:k]]
             if ix.unique and k == len(ix.column_ids):
-                pkraw = txn.get(unique_key(table.id, ix.id, ivals, None, ix.directions))
+                pkraw = txn_get(unique_key(table.id, ix.id, ivals, None, ix.directions))
                 pks = [] if pkraw is None else [catalog.keycodec.decode_key(
                     pkraw, len(table.primary_key), table.pk_directions)[0]]
             else:
                 pks = [catalog.decode_index_key(key, table, ix, value)[1] for key, value
-                       in list(txn.scan(prefix=index_prefix(table.id, ix.id, ivals,
-                                                            ix.directions)))]
+                       in txn_scan(index_prefix(table.id, ix.id, ivals,
+                                                ix.directions))]
             out = []
             for pk in pks:
-                raw = txn.get(row_key(table.id, pk, table.pk_directions))
+                raw = txn_get(row_key(table.id, pk, table.pk_directions))
                 if raw is not None:
                     out.append(decode_row(raw, table.columns))
             return out

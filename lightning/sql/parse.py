@@ -8,19 +8,51 @@ SQL parser), with
     expressions find their parameter by name whatever the AST's argument order;
   * `EXPLAIN <stmt>` recognised here (sqlglot has no node for it);
   * valid SQL this layer does not support yet (joins, subqueries, set operations,
-    CTEs, window functions, ...) rejected with NotSupportedError naming the construct.
+    CTEs, window functions, ...) rejected with NotSupportedError naming the construct;
+  * expression depth bounded (MAX_EXPR_DEPTH, docs/sql.md "Limits"), so that parsing,
+    compiling and evaluating a statement never meets Python's recursion limit:
+      1. before parsing, nesting of parentheses and CASE ... END in the token stream,
+         plus each run of prefix operators (NOT, unary - + ~), must stay within
+         MAX_TEXT_DEPTH (ProgrammingError naming it and the line and column): a
+         coarse bound that keeps the parser's recursion within STACK_BUDGET;
+      2. sqlglot's parser is recursive (about 25 Python frames per level), so it runs
+         under `deep_stack()`, which raises the recursion limit by STACK_BUDGET
+         frames while any thread is inside it (Python-to-Python calls of CPython 3.11+
+         use no C stack; the C-recursive paths of sqlglot, e.g. generating the text
+         of nested function calls, are bounded by the depth limit);
+      3. after parsing, the depth of the tree must stay within the limit, where a
+         level is a node whose operand is another expression, except parentheses,
+         the WHEN arms of a CASE and a run of binary operators along its left operand
+         (`a OR b OR c`, `1 + 2 - 3`: expr.py evaluates such a run in a loop), so
+         chains are as long as memory allows.
+    A RecursionError inside deep_stack() becomes a ProgrammingError.
 """
 
+import contextlib
 import logging
+import sys
+import threading
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from ..dbapi.lexer import PARAM, WORD, tokenize
+from ..dbapi.lexer import PARAM, PUNCT, WORD, tokenize
 from ..errors import NotSupportedError, ProgrammingError
 
-__all__ = ["parse", "Parsed", "QMARK_PREFIX", "qmark_count"]
+__all__ = ["parse", "Parsed", "QMARK_PREFIX", "qmark_count", "MAX_EXPR_DEPTH",
+           "MAX_TEXT_DEPTH", "deep_stack", "CHAIN_TYPES"]
+
+# The deepest expression a statement may hold (see the module comment). Evaluating
+# one level takes at most two Python frames at run time, outside deep_stack(), so this
+# keeps a query well within Python's default recursion limit of 1000.
+MAX_EXPR_DEPTH = 300
+# The deepest nesting of parentheses, CASE and prefix operators in the text (step 1):
+# twice the above, as a parenthesis or a CASE's arms need not make a level.
+MAX_TEXT_DEPTH = 2 * MAX_EXPR_DEPTH
+# Frames added to the recursion limit inside deep_stack(): parsing takes about 25
+# frames per level of text nesting, compiling 3, generating sqlglot text about 10.
+STACK_BUDGET = 30 * MAX_TEXT_DEPTH
 
 QMARK_PREFIX = "__p"
 DIALECT = "sqlite"
@@ -33,6 +65,102 @@ _UNSUPPORTED = [
     (exp.Subquery, "subqueries"), (exp.Window, "window functions"),
     (exp.Exists, "EXISTS (subqueries)"), (exp.Lateral, "LATERAL"),
 ]
+
+
+_stack_lock = threading.Lock()
+_stack_users = 0            # threads inside deep_stack()
+_stack_saved = None         # the recursion limit the first of them found
+
+
+@contextlib.contextmanager
+def deep_stack():
+    """Run the block with STACK_BUDGET more frames of recursion limit; a
+    RecursionError in it becomes ProgrammingError. Nests, and is shared by threads:
+    the first to enter raises the limit, the last to leave restores it."""
+    global _stack_users, _stack_saved
+    with _stack_lock:
+        if _stack_users == 0:
+            _stack_saved = sys.getrecursionlimit()
+            sys.setrecursionlimit(_stack_saved + STACK_BUDGET)
+        _stack_users += 1
+    try:
+        yield
+    except RecursionError:
+        raise too_deep() from None
+    finally:
+        with _stack_lock:
+            _stack_users -= 1
+            if _stack_users == 0:
+                sys.setrecursionlimit(_stack_saved)
+
+
+def too_deep():
+    """The ProgrammingError of a statement deeper than MAX_EXPR_DEPTH."""
+    return ProgrammingError(f"expression nested too deeply: the limit is "
+                            f"{MAX_EXPR_DEPTH} levels (operators, function calls, CASE "
+                            "and NOT whose operand is another expression)")
+
+
+def _line_col(sql, pos):
+    line = sql.count("\n", 0, pos) + 1
+    return line, pos - (sql.rfind("\n", 0, pos) + 1) + 1
+
+
+_PREFIX_WORDS = frozenset(("NOT",))
+_PREFIX_PUNCT = frozenset(("-", "+", "~"))
+
+
+def _check_nesting(sql, tokens):
+    """ProgrammingError when parentheses, CASE ... END and runs of prefix operators
+    nest deeper than MAX_TEXT_DEPTH at some token (step 1 of the module comment)."""
+    depth = run = 0
+    for t in tokens:
+        kind, text = t.kind, t.text
+        if kind == WORD:
+            up = text.upper()
+            if up == "CASE":
+                depth += 1
+            elif up == "END":
+                depth -= 1
+            run = run + 1 if up in _PREFIX_WORDS else 0
+        elif kind == PUNCT:
+            if text == "(":
+                depth += 1
+            elif text == ")":
+                depth -= 1
+            run = run + 1 if text in _PREFIX_PUNCT else 0
+        else:
+            run = 0
+        if depth + run > MAX_TEXT_DEPTH:
+            line, col = _line_col(sql, t.pos)
+            raise ProgrammingError(f"SQL nested too deeply at line {line}, column {col}: "
+                                   f"the limit is {MAX_TEXT_DEPTH} levels of parentheses, "
+                                   "CASE and prefix operators")
+
+
+# the binary operators whose runs along the left operand expr.py evaluates in a loop
+CHAIN_TYPES = frozenset((exp.And, exp.Or, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
+                         exp.DPipe, exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE))
+
+
+def check_depth(tree):
+    """ProgrammingError when `tree` is deeper than MAX_EXPR_DEPTH levels (step 3 of
+    the module comment). Iterative."""
+    chain = CHAIN_TYPES
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPR_DEPTH:
+            raise too_deep()
+        t = type(node)
+        for key, v in node.args.items():
+            for child in (v if type(v) is list else (v,)):
+                if not isinstance(child, exp.Expression):
+                    continue
+                tc = type(child)
+                same = tc is exp.Paren or (t is exp.Case and tc is exp.If) or \
+                    (key == "this" and t in chain and tc in chain)
+                stack.append((child, depth if same else depth + 1))
 
 
 class Parsed:
@@ -87,16 +215,19 @@ def parse(sql):
     text = "".join(parts)
     if not text.strip().rstrip(";").strip():
         raise ProgrammingError("EXPLAIN needs a statement")
-    try:
-        tree = _parse_text(text)
-    except (ParseError, TokenError) as err:
-        try:                                    # positions of the user's own text
-            _parse_text(sql[body_start:])
-        except (ParseError, TokenError) as err2:
-            err = err2
-        raise _position_error(sql, err) from None
-    if isinstance(tree, exp.Command) and tree.name.upper() == "REPLACE":
-        tree = _parse_text("INSERT OR " + text.lstrip())     # SQLite's REPLACE INTO
+    _check_nesting(sql, tokens)
+    with deep_stack():
+        try:
+            tree = _parse_text(text)
+        except (ParseError, TokenError) as err:
+            try:                                # positions of the user's own text
+                _parse_text(sql[body_start:])
+            except (ParseError, TokenError) as err2:
+                err = err2
+            raise _position_error(sql, err) from None
+        if isinstance(tree, exp.Command) and tree.name.upper() == "REPLACE":
+            tree = _parse_text("INSERT OR " + text.lstrip())     # SQLite's REPLACE INTO
+    check_depth(tree)
     if isinstance(tree, exp.Command):
         raise NotSupportedError(f"statement not supported: {tree.name.upper()}")
     check_supported(tree)

@@ -45,13 +45,18 @@ _OPS = {exp.LT: "<", exp.GT: ">", exp.LTE: "<=", exp.GTE: ">=", exp.EQ: "="}
 
 
 def _conjuncts(node):
-    if node is None:
-        return []
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    return [node]
+    """The AND-ed terms of `node`, in text order (iterative: an AND chain may be as
+    long as the WHERE clause)."""
+    out, todo = [], [] if node is None else [node]
+    while todo:
+        node = todo.pop()
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.And):
+            todo += [node.expression, node.this]
+        else:
+            out.append(node)
+    return out
 
 
 def _column_pos(node, scope):
