@@ -118,8 +118,42 @@ int lt_batch_append(lt_batch *dst, const lt_batch *src) {
     return LT_OK;
 }
 
+/* Walk the records of representation rep (at least the header), calling fn (if not
+ * NULL) on each; LT_ECORRUPT if a record is malformed, the count does not match, or
+ * the sequence numbers would pass LT_MAX_SEQ. */
+static int walk(lt_slice rep, lt_batch_visitor fn, void *arg) {
+    lt_slice in = lt_slice_make(rep.data + LT_BATCH_HEADER, rep.size - LT_BATCH_HEADER);
+    uint64_t seq = lt_get_fixed64(rep.data);
+    uint32_t count = lt_get_fixed32(rep.data + 8), found = 0;
+    if (count > 0 && (seq > LT_MAX_SEQ || count - 1 > LT_MAX_SEQ - seq))
+        return lt_seterr(LT_ECORRUPT, "malformed write batch (%u records from sequence %llu "
+                         "pass the largest sequence number)", count, (unsigned long long)seq);
+    while (in.size > 0) {
+        int type = (unsigned char)in.data[0];
+        in.data++; in.size--;
+        lt_slice key, value = lt_slice_make("", 0);
+        if (found == count || !lt_slice_get_lenprefixed(&in, &key)) goto bad;
+        if (type == LT_TYPE_VALUE) {
+            if (!lt_slice_get_lenprefixed(&in, &value)) goto bad;
+        } else if (type != LT_TYPE_DELETION) {
+            goto bad;
+        }
+        if (fn) {
+            int rc = fn(arg, seq + found, type, key, value);
+            if (rc) return rc;
+        }
+        found++;
+    }
+    if (found != count) goto bad;
+    return LT_OK;
+bad:
+    return lt_seterr(LT_ECORRUPT, "malformed write batch (record %u of %u)", found, count);
+}
+
 int lt_batch_set_contents(lt_batch *b, lt_slice rep) {
     if (rep.size < LT_BATCH_HEADER) return lt_seterr(LT_ECORRUPT, "log record too small for a batch (%zu bytes)", rep.size);
+    int rc = walk(rep, NULL, NULL);
+    if (rc) return rc;
     b->rep.size = 0;
     if (lt_buf_append(&b->rep, rep.data, rep.size)) return lt_seterr(LT_ENOMEM, "batch: out of memory");
     return LT_OK;
@@ -127,25 +161,5 @@ int lt_batch_set_contents(lt_batch *b, lt_slice rep) {
 
 int lt_batch_iterate(const lt_batch *b, lt_batch_visitor fn, void *arg) {
     if (b->rep.size < LT_BATCH_HEADER) return LT_OK;
-    lt_slice in = lt_slice_make(b->rep.data + LT_BATCH_HEADER, b->rep.size - LT_BATCH_HEADER);
-    uint64_t seq = lt_batch_seq(b);
-    uint32_t count = lt_batch_count(b), found = 0;
-    while (in.size > 0) {
-        int type = (unsigned char)in.data[0];
-        in.data++; in.size--;
-        lt_slice key, value = lt_slice_make("", 0);
-        if (!lt_slice_get_lenprefixed(&in, &key)) goto bad;
-        if (type == LT_TYPE_VALUE) {
-            if (!lt_slice_get_lenprefixed(&in, &value)) goto bad;
-        } else if (type != LT_TYPE_DELETION) {
-            goto bad;
-        }
-        int rc = fn(arg, seq + found, type, key, value);
-        if (rc) return rc;
-        found++;
-    }
-    if (found != count) goto bad;
-    return LT_OK;
-bad:
-    return lt_seterr(LT_ECORRUPT, "malformed write batch (record %u of %u)", found, count);
+    return walk(lt_slice_make(b->rep.data, b->rep.size), fn, arg);
 }

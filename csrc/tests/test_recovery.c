@@ -5,6 +5,9 @@
 #include <unistd.h>
 #include "../include/lightning.h"
 #include "../env/env.h"
+#include "../db/log.h"
+#include "../db/write_batch.h"
+#include "../util/coding.h"
 #include "testutil.h"
 
 static lt_options opts(lt_env *env, int sync) {
@@ -277,6 +280,60 @@ static void test_manifest_torn_tail(void) {
     lt_env_free(mem);
 }
 
+/* A log record whose checksum is right but whose batch is malformed (it claims three
+ * records and holds two) ends recovery before it, and none of its records is
+ * visible, not even once later commits pass its sequence numbers: a batch is applied
+ * whole or not at all. */
+static int has(lt_db *db, const char *k) {
+    const char *v;
+    size_t n;
+    return lt_get(db, NULL, k, strlen(k), &v, &n) == LT_OK;
+}
+
+static void test_malformed_batch_not_applied(void) {
+    lt_env *mem;
+    CHECK_OK(lt_env_mem_new(&mem));
+    lt_options o = opts(mem, LT_SYNC_FULL);
+    o.memtable_size = 1 << 20;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    for (int i = 0; i < 5; i++) CHECK_OK(put_i(db, i));
+    lt_db_crash(db);
+    lt_db_free(db);
+    char **names;
+    size_t nn;
+    CHECK_OK(mem->v->list_dir(mem, "/db", &names, &nn));
+    char log[256] = "";
+    for (size_t i = 0; i < nn; i++)
+        if (strstr(names[i], ".log")) snprintf(log, sizeof log, "/db/%s", names[i]);
+    lt_env_free_names(names, nn);
+    CHECK(log[0]);
+    lt_batch *b;
+    CHECK_OK(lt_batch_new(&b));
+    CHECK_OK(lt_batch_put(b, "ghost-a", 7, "x", 1));
+    CHECK_OK(lt_batch_put(b, "ghost-b", 7, "y", 1));
+    lt_batch_set_seq(b, 6);
+    lt_put_fixed32(b->rep.data + 8, 3);             /* the count says 3 */
+    uint64_t size;
+    CHECK_OK(mem->v->file_size(mem, log, &size));
+    lt_wfile *w;
+    CHECK_OK(mem->v->new_appendable(mem, log, &w));
+    lt_log_writer *lw = lt_log_writer_new(w, size);
+    CHECK(lw);
+    CHECK_OK(lt_log_add_record(lw, b->rep.data, b->rep.size));
+    lt_log_writer_free(lw);
+    CHECK_OK(lt_wclose(w));
+    lt_batch_free(b);
+    CHECK_OK(lt_db_open("/db", &o, &db));
+    int pre;
+    CHECK_EQ_INT(prefix_len(db, 5, &pre), 5);
+    for (int i = 5; i < 10; i++) CHECK_OK(put_i(db, i));   /* sequences 6.. again */
+    CHECK(!has(db, "ghost-a"));
+    CHECK(!has(db, "ghost-b"));
+    lt_db_free(db);
+    lt_env_free(mem);
+}
+
 int main(void) {
     RUN(test_full);
     RUN(test_normal_timer);
@@ -285,5 +342,6 @@ int main(void) {
     RUN(test_torn_log);
     RUN(test_mid_log_damage);
     RUN(test_manifest_torn_tail);
+    RUN(test_malformed_batch_not_applied);
     TEST_MAIN_END();
 }

@@ -391,9 +391,11 @@ def _dec_escaped(data, off):
 
 
 def _dec_decimal_body(data, off):
-    exp, off = _decode_at(data, off)
-    if type(exp) is not int:
+    # The exponent is an integer element; anything else (another decimal above all,
+    # which would recurse once per byte) is corruption.
+    if off >= len(data) or not TAG_INT_MIN <= data[off] <= TAG_INT_MAX:
         _bad(data, off, "decimal exponent")
+    exp, off = _dec_int(data, off + 1, data[off])
     digits = []
     while True:
         if off >= len(data):
