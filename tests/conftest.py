@@ -60,24 +60,49 @@ def child_env():
     return env
 
 
-def run_and_kill(script, args, rnd):
+def run_and_kill(script, args, rnd, *, run_for=0.4, while_running=None, parse=int):
     """Run `script` in a child Python (argv = args) that prints "ready", then one
     acknowledged number per line; SIGKILL it at a random moment (sometimes during
-    start-up or recovery) and return the numbers it reported completely."""
-    import signal, subprocess, sys, time  # noqa: E401
-    # bufsize=0: readline() must not read ahead into a buffer that communicate(),
+    start-up or recovery) and return the numbers it reported completely.
+
+    run_for        the longest time the child runs after "ready" before the kill.
+    while_running  called with the child (a Popen) after the run, just before the
+                   kill, while the child certainly holds the database open.
+    parse          turns one complete reported line (bytes, no newline) into an item
+                   of the result; int by default."""
+    import signal, subprocess, sys, threading, time  # noqa: E401
+    # bufsize=0: readline() must not read ahead into a buffer that the drain thread,
     # which reads the raw pipe, would then never see.
     child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=child_env(), bufsize=0)
-    if rnd.random() < 0.2:
-        time.sleep(rnd.uniform(0.0, 0.3))      # may land in start-up or recovery
-    else:
-        line = child.stdout.readline()
-        assert line == b"ready\n", (line, child.stderr.read())
-        time.sleep(rnd.uniform(0.0, 0.4))
-    child.send_signal(signal.SIGKILL)
-    out, err = child.communicate(timeout=60)
+    out = []
+    # The pipe is drained while the child runs, so a child that reports much never
+    # waits for the pipe to empty.
+    drain = threading.Thread(target=lambda: out.append(child.stdout.read()))
+    ready = False
+    try:
+        if rnd.random() < 0.2:
+            time.sleep(rnd.uniform(0.0, 0.3))      # may land in start-up or recovery
+        else:
+            line = child.stdout.readline()
+            assert line == b"ready\n", (line, child.stderr.read())
+            ready = True
+        drain.start()
+        if ready:
+            time.sleep(rnd.uniform(0.0, run_for))
+            if while_running is not None:
+                while_running(child)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        if drain.ident is not None:
+            drain.join(timeout=60)
+        else:
+            out.append(child.stdout.read())
+        err = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
     assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")
-    lines = out.split(b"\n")[:-1]    # a line is complete only with its newline
-    return [int(x) for x in lines if x and x != b"ready"]
+    lines = b"".join(out).split(b"\n")[:-1]    # a line is complete only with its newline
+    return [parse(x) for x in lines if x and x != b"ready"]
