@@ -124,6 +124,9 @@ def _arith(op):
                 return math.fmod(a, b)
         except TypeError:
             raise DataError(f"cannot apply {op} to {a!r} and {b!r}") from None
+        except ArithmeticError as e:    # Decimal inf - inf or overflow, int -> float
+            raise DataError(f"cannot compute {a!r} {op} {b!r}: "
+                            f"{type(e).__name__}") from None
         # INTEGER is signed 64-bit: leaving the range is an error (SQLite would
         # silently switch to REAL)
         if type(r) is int and not INT_MIN <= r <= INT_MAX:
@@ -201,9 +204,12 @@ def _literal(node):
         return int(t)
     except ValueError:
         pass
-    if t.lower().startswith("0x"):
-        return int(t, 16)
-    return float(t)
+    try:
+        if t.lower().startswith("0x"):
+            return int(t, 16)
+        return float(t)
+    except ValueError:
+        raise ProgrammingError(f"malformed number: {t}") from None
 
 
 def sql_type_of(node):
@@ -226,6 +232,14 @@ _NATIVE_CMP = {exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.LT: operator.lt,
                exp.LTE: operator.le, exp.GT: operator.gt, exp.GTE: operator.ge}
 _NATIVE_TYPES = frozenset((int, str, bytes))
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+
+
+def _blob_literal(digits):
+    """The bytes of X'digits': an even number of hex digits, as SQLite requires."""
+    if len(digits) % 2 or not all(ch in "0123456789abcdefABCDEF" for ch in digits):
+        raise ProgrammingError(f"malformed blob literal X'{digits}': it needs an even "
+                               "number of hexadecimal digits")
+    return bytes.fromhex(digits)
 
 
 def compile_expr(node, scope):
@@ -253,7 +267,7 @@ def compile_expr(node, scope):
         v = bool(node.this)
         return lambda r, p: v
     if t is exp.HexString:
-        v = bytes.fromhex(node.this)
+        v = _blob_literal(node.this)
         return lambda r, p: v
     if t is exp.Placeholder:
         name = node.this

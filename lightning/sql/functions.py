@@ -262,14 +262,29 @@ _PRINTF = re.compile(r"%([-+ 0#,!]*)(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])")
 
 
 def _as_int(v):
+    """printf's integer of an argument: a signed 64-bit value (clamped, as SQLite
+    converts), 0 for NULL, infinities and non-numbers."""
     if v is None:
         return 0
     if isinstance(v, (str, bytes)):
         m = re.match(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", to_text(v))
-        return int(float(m.group(0))) if m else 0
-    if isinstance(v, float) and not math.isfinite(v):
+        v = float(m.group(0)) if m else 0
+    if not isinstance(v, (int, float, Decimal)) or \
+            (not isinstance(v, int) and not math.isfinite(v)):
         return 0
-    return int(v) if isinstance(v, (int, float, Decimal)) else 0
+    return min(max(int(v), INT_MIN), INT_MAX)
+
+
+# printf field widths and precisions above this are a DataError (SQLite makes a
+# string of up to 10**9 characters or returns NULL)
+PRINTF_MAX_WIDTH = 100000
+
+
+def _printf_size(what, text):
+    n = int(text)
+    if n > PRINTF_MAX_WIDTH:
+        raise DataError(f"printf(): {what} {n} is too large (at most {PRINTF_MAX_WIDTH})")
+    return text
 
 
 def _as_float(v):
@@ -326,6 +341,10 @@ def _printf(fmt, *args):
         flags = flags.replace(",", "").replace("!", "")
         if width and width.startswith("-"):
             flags, width = flags + "-", width[1:]
+        if width:
+            width = _printf_size("width", width)
+        if prec is not None:
+            prec = _printf_size("precision", prec)
         spec = "%" + flags + (width or "") + ("." + prec if prec is not None else "")
         v = next(it, None)
         if conv in "diu":
@@ -395,12 +414,14 @@ def _abs(x):
 
 @_register("ROUND", 1, 2)
 def _round(x, n=0):
-    """Half away from zero, REAL result (SQLite)."""
+    """Half away from zero, REAL result (SQLite): n is taken in 0..30, and a value
+    with no binary digits below 10**-n (|x| * 10**n beyond 2**52) is returned as it
+    is."""
     x = _float(x, "round")
-    n = int(_number(n, "round"))
-    if not math.isfinite(x):
-        return x
+    n = min(max(int(_number(n, "round")), 0), 30)
     m = 10.0 ** n
+    if not math.isfinite(x) or abs(x) * m > 4503599627370496.0:
+        return x
     return math.copysign(math.floor(abs(x) * m + 0.5) / m, x)
 
 

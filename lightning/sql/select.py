@@ -13,6 +13,7 @@ or ORDER BY the pipeline is lazy.
 import functools
 import itertools
 import operator
+import sys
 
 from sqlglot import exp
 
@@ -366,10 +367,10 @@ class SelectPlan:
         for name, v in (("OFFSET", off), ("LIMIT", lim)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise DataError(f"{name} must be an integer, not {v!r}")
-        off = max(off or 0, 0)
-        if lim is not None and lim < 0:
-            lim = None
-        return itertools.islice(rows, off, None if lim is None else off + lim)
+        # a negative LIMIT is none (SQLite); beyond sys.maxsize nothing is countable
+        off = min(max(off or 0, 0), sys.maxsize)
+        stop = None if lim is None or lim < 0 or off + lim > sys.maxsize else off + lim
+        return itertools.islice(rows, off, stop)
 
     def _groups(self, rows, params):
         ncols = len(self.table.columns) if self.table else 0
