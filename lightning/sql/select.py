@@ -26,6 +26,7 @@ from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
 from .plan import choose_access, column_position, point_params
 from .rowcodec import decode_row_ids
+from .types import show
 
 
 def _param_point(table, keys, params):
@@ -83,12 +84,15 @@ class _Agg:
             return functools.reduce(lambda a, b: b if compare(b, a) > 0 else a, vals)
         if any(isinstance(v, (str, bytes)) for v in vals):
             raise DataError(f"{k.__name__.upper()}() of non-numeric values")
-        if any(isinstance(v, float) for v in vals):
-            vals = [float(v) for v in vals]
-        total = sum(vals)
-        if k is exp.Sum:
-            return total
-        return total / len(vals)
+        try:
+            if any(isinstance(v, float) for v in vals):
+                vals = [float(v) for v in vals]
+            total = sum(vals)
+            return total if k is exp.Sum else total / len(vals)
+        except (TypeError, ArithmeticError) as e:   # times, huge ints, Decimal inf - inf
+            raise DataError(f"{k.__name__.upper()}() cannot add its values "
+                            f"({', '.join(show(v) for v in vals[:3])}...): "
+                            f"{type(e).__name__}") from None
 
 
 def _output_name(node):
@@ -366,7 +370,7 @@ class SelectPlan:
         lim = self.limit(None, params) if self.limit is not None else None
         for name, v in (("OFFSET", off), ("LIMIT", lim)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise DataError(f"{name} must be an integer, not {v!r}")
+                raise DataError(f"{name} must be an integer, not {show(v)}")
         # a negative LIMIT is none (SQLite); beyond sys.maxsize nothing is countable
         off = min(max(off or 0, 0), sys.maxsize)
         stop = None if lim is None or lim < 0 or off + lim > sys.maxsize else off + lim

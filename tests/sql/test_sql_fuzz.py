@@ -354,3 +354,91 @@ def test_printf_integer_of_huge_values(con):
     got = con.execute("SELECT printf('%d|%d|%x|%d', 1e300, -1e300, 1e300, '1e400')")
     assert got.fetchall() == [("9223372036854775807|-9223372036854775808|"
                                "7fffffffffffffff|0",)]
+
+
+# Every expression below with every value below as its parameters: found functions,
+# CAST, aggregates, arithmetic and messages that let Python's own errors out
+# (ValueError, OverflowError, TypeError, UnicodeEncodeError).
+CROSS_VALUES = [
+    10 ** 5000, -10 ** 5000, 10 ** 400, -2 ** 63 - 1, 2 ** 64, float("nan"), float("inf"),
+    -0.0, "\ud800", "a\x00b", "x" * 100000, b"x" * 100000, decimal.Decimal("1E+999999"),
+    decimal.Decimal("-1E-999999"), decimal.Decimal("Infinity"), decimal.Decimal(10 ** 5000),
+    datetime.time(1, 2, tzinfo=datetime.timezone.utc),
+    datetime.datetime(1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=5))),
+    datetime.datetime(9999, 12, 31, 23, 59, 59, 999999,
+                      tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+    datetime.date(1, 1, 1), True, "2024-02-30", "24:00:00", "0001-01-01T00:00:00+05:00",
+]
+CROSS_SQL = [
+    "SELECT * FROM t WHERE id = ?", "SELECT * FROM t WHERE a > ?",
+    "SELECT * FROM t WHERE a IN (?, 1)", "SELECT * FROM t WHERE b < ?",
+    "SELECT * FROM t WHERE e BETWEEN ? AND 5", "SELECT * FROM t WHERE h < ?",
+    "SELECT ? + 1", "SELECT -?", "SELECT abs(?)", "SELECT ? * 2.5", "SELECT ? % 3",
+    "SELECT ? || 1", "SELECT ~?", "SELECT ? << 2",
+    "SELECT CAST(? AS INTEGER)", "SELECT CAST(? AS REAL)", "SELECT CAST(? AS TEXT)",
+    "SELECT CAST(? AS NUMERIC)", "SELECT CAST(? AS BLOB)", "SELECT CAST(? AS TIME)",
+    "SELECT quote(?)", "SELECT hex(?)", "SELECT length(?)", "SELECT upper(?)",
+    "SELECT printf('%s %d %f %e %g %x %c %q %Q', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "SELECT date(?)", "SELECT julianday(?)", "SELECT strftime('%s %J %f', ?)",
+    "SELECT datetime(?, '+1 day')", "SELECT EXTRACT(YEAR FROM ?)", "SELECT floor(?)",
+    "SELECT round(?, 2)", "SELECT sign(?)", "SELECT sqrt(?)", "SELECT char(?)",
+    "SELECT substr('abc', ?)", "SELECT left('abc', ?)", "SELECT greatest(?, 1, 'a')",
+    "SELECT sum(?) FROM t", "SELECT avg(?) FROM t", "SELECT count(DISTINCT ?) FROM t",
+    "SELECT a FROM t LIMIT ?", "INSERT INTO t (a) VALUES (?)", "INSERT INTO t (b) VALUES (?)",
+    "INSERT INTO t (c) VALUES (?)", "INSERT INTO t (e) VALUES (?)",
+    "INSERT INTO t (g) VALUES (?)", "INSERT INTO t (h) VALUES (?)",
+    "UPDATE t SET a = a + ?", "DELETE FROM t WHERE e = ?",
+]
+
+
+def test_odd_values_everywhere(con):
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL, "
+                "d BLOB, e NUMERIC, f DATE, g TIME, h TIMESTAMP)")
+    con.execute("CREATE INDEX ia ON t (a DESC, b)")
+    con.execute("CREATE INDEX ie ON t (e, c)")
+    con.execute("INSERT INTO t VALUES (1, 1, 'x', 1.5, x'00', 1.5, '2024-01-01', "
+                "'12:00', '2024-01-01 00:00')")
+    cur = con.cursor()
+    for sql in CROSS_SQL:
+        for v in CROSS_VALUES:
+            for _ in range(2):              # the second run may take a fast path
+                run(cur, sql, (v,) * sql.count("?"))
+        check_usable(con)
+    check_now(con)
+    con.commit()
+    check_now(con)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sql, params, message", [
+    ("SELECT ? + 1", (10 ** 5000,), "integer overflow: <an integer of 16610 bits> \\+ 1"),
+    ("SELECT ? || 'x'", (10 ** 5000,), "too long to convert to text"),
+    ("SELECT ? % 3", (float("inf"),), "cannot compute inf % 3"),
+    ("SELECT substr('abc', ?)", (float("nan"),), "substr\\(\\) cannot take"),
+    ("SELECT char(?)", (float("nan"),), "char\\(\\) cannot take"),
+    ("SELECT hex(?)", ("\ud800",), "hex\\(\\) cannot take"),
+    ("SELECT date(?)", (datetime.datetime(1, 1, 1, tzinfo=datetime.timezone(
+        datetime.timedelta(hours=5))),), "date\\(\\) cannot take"),
+    ("SELECT substr('abc', ?), CAST(? AS INTEGER)", (decimal.Decimal("1E+999999"),) * 2,
+     None),
+    ("SELECT CAST(? AS INTEGER)", (datetime.time(1, 2),), "cannot CAST"),
+    ("SELECT sum(?)", (datetime.time(1, 2),), "SUM\\(\\) cannot add"),
+    ("SELECT avg(?)", (10 ** 400,), "AVG\\(\\) cannot add"),
+])
+def test_python_refusals_are_data_errors(con, sql, params, message):
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    if message is None:     # a huge Decimal taken as an integer: clamped, not slow
+        assert con.execute(sql, params).fetchall() == [("", 2 ** 63 - 1)]
+        return
+    with pytest.raises(lightning.DataError, match=message):
+        con.execute(sql, params).fetchall()
+
+
+@pytest.mark.timeout(60)
+def test_huge_decimal_key_is_quick(con):
+    # converting Decimal('1E+999999') to an int took 20 s per statement
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)")
+    big = decimal.Decimal("1E+999999")
+    assert con.execute("SELECT * FROM t WHERE id = ?", (big,)).fetchall() == []
+    with pytest.raises(lightning.DataError, match="out of range"):
+        con.execute("INSERT INTO t (a) VALUES (?)", (big,))
