@@ -95,6 +95,19 @@ class _Agg:
                             f"{type(e).__name__}") from None
 
 
+def _position(node):
+    """The output column number of a GROUP BY / ORDER BY term that is an integer
+    literal, else None (another constant, such as 0.0 or 'a', is an expression, as in
+    SQLite)."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            v = int(node.this)
+        except ValueError:          # 1.5, 1e3, 0x10, or too many digits
+            return None
+        return v
+    return None
+
+
 def _output_name(node):
     if isinstance(node, exp.Alias):
         return node.alias
@@ -143,8 +156,8 @@ class SelectPlan:
         group_nodes = []
         proj_by_alias = {catalog.fold(name): n for name, n in items}
         for g in (group.expressions if group else []):
-            if isinstance(g, exp.Literal) and not g.is_string:
-                k = int(g.this)
+            k = _position(g)
+            if k is not None:
                 if not 1 <= k <= len(items):
                     raise ProgrammingError(f"GROUP BY term out of range: {k}")
                 g = items[k - 1][1]
@@ -180,8 +193,8 @@ class SelectPlan:
             desc = bool(o.args.get("desc"))
             nf = o.args.get("nulls_first")
             nulls_first = (not desc) if nf is None else bool(nf)
-            if isinstance(node, exp.Literal) and not node.is_string:
-                k = int(node.this)
+            k = _position(node)
+            if k is not None:
                 if not 1 <= k <= len(items):
                     raise ProgrammingError(f"ORDER BY term out of range: {k}")
                 self.order.append(("out", k - 1, desc, nulls_first))
