@@ -13,7 +13,8 @@ executor receives (see executor.py): a tuple for qmark, a dict holding exactly t
 names used for named, or () when the statement has no placeholders. Every mistake is a
 ProgrammingError that says what was expected: mixed styles, numbered `?NNN`, a wrong
 count, a mapping for `?` or a sequence for `:name`, a missing name, or a value of a
-type the database cannot store (naming the parameter and the type). bytearray and
+type the database cannot store (naming the parameter and the type), or a NaN
+Decimal (Python refuses to compare or hash one; NUMERIC cannot store it). bytearray and
 memoryview values are copied to bytes, so later changes to the caller's buffer do not
 reach the statement.
 """
@@ -76,6 +77,9 @@ def _value(value, label):
     if isinstance(value, SUPPORTED_TYPES):
         if isinstance(value, (bytearray, memoryview)):
             return bytes(value)
+        if isinstance(value, decimal.Decimal) and value.is_nan():
+            raise ProgrammingError(f"parameter {label} is {value!r}: a NaN Decimal can "
+                                   "be neither stored nor compared; use float('nan')")
         return value
     raise ProgrammingError(f"parameter {label} has unsupported type "
                            f"{type(value).__name__}; use None, int, float, str, bytes, "

@@ -14,6 +14,7 @@ Key layout (DESIGN.md, "Tables on keys"; key(...) is keycodec.encode_key)
     0x01 . key("next_table_id")       -> u64 big-endian; table ids (from 1) are never
                                          reused
     0x01 . key("rowid", table_id)     -> u64 big-endian; next unallocated rowid
+                                         (kept after DROP TABLE, see drop_table)
     0x02 . int(table_id) . int(1) . key(pk values)                       -> row value
     0x02 . int(table_id) . int(index_id) . key(index values) . key(pk)   -> b""
     0x02 . int(table_id) . int(index_id) . key(index values)             -> key(pk)
@@ -459,14 +460,18 @@ def _delete_prefix(txn, prefix):
 
 
 def drop_table(txn, name):
-    """Remove table `name`: its schema record, index names, rowid counter, and every
-    row and index entry (deleted by range in `txn`). Foreign keys of other tables that
-    reference it are the caller's to check. Returns the dropped Table."""
+    """Remove table `name`: its schema record, index names, and every row and index
+    entry (deleted by range in `txn`). Foreign keys of other tables that reference it
+    are the caller's to check. Returns the dropped Table.
+
+    The table's rowid counter stays (one small key; table ids are never reused, so
+    nothing reads it again): the allocator advances it in transactions of its own, so
+    deleting it in `txn` would make `txn` conflict with every allocation since its
+    snapshot, including those of its own INSERTs."""
     t = load_table(txn, name)
     _delete_prefix(txn, table_prefix(t.id))
     for i in t.indexes:
         txn.delete(_index_name_key(i.name))
-    txn.delete(_rowid_key(t.id))
     txn.delete(_table_key(t.name))
     _bump(txn)
     return t

@@ -253,6 +253,9 @@ def alter_table(txn, tree):
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() \
                 == "COLUMN":
             for c in action.args.get("tables") or [action.this]:
+                if c is None:
+                    raise ProgrammingError("syntax error: ALTER TABLE DROP COLUMN needs "
+                                           "a column name")
                 _drop_column(txn, catalog.load_table(txn, name), c.name,
                              bool(action.args.get("exists")))
         elif isinstance(action, exp.Command) and action.name.upper() == "DROP":

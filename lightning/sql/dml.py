@@ -7,6 +7,7 @@ row value holds every column (pk included), so a row decodes from its value alon
 Which rows UPDATE/DELETE touch is decided by plan.py, as for SELECT.
 """
 
+import datetime as _dt
 import operator
 import struct
 from array import array
@@ -117,6 +118,26 @@ def _parse_expr(sql):
     return parse("SELECT " + sql).tree.expressions[0]
 
 
+def _default_fn(column):
+    """The compiled DEFAULT of `column` (f(row, params) -> value), or None. In a TEXT
+    column a DEFAULT CURRENT_TIMESTAMP / CURRENT_DATE / CURRENT_TIME is stored as its
+    ISO text ('YYYY-MM-DD HH:MM:SS'), as SQLite does."""
+    if not column.default_sql:
+        return None
+    f = compile_expr(_parse_expr(column.default_sql), Scope())
+    if column.type.family != "TEXT":
+        return f
+
+    def text_default(r, p):
+        v = f(r, p)
+        if isinstance(v, _dt.datetime):
+            return v.isoformat(" ")
+        if isinstance(v, (_dt.date, _dt.time)):
+            return v.isoformat()
+        return v
+    return text_default
+
+
 class TableWriter:
     """Compiled write-side knowledge of one table: defaults, checks, key positions."""
 
@@ -129,8 +150,7 @@ class TableWriter:
         self._fks = None
         self.scope = table_scope(table)
         self.pk_pos = _positions(table, table.primary_key)
-        self.defaults = [compile_expr(_parse_expr(c.default_sql), Scope())
-                         if c.default_sql else None for c in table.columns]
+        self.defaults = [_default_fn(c) for c in table.columns]
         self.checks = [(ck, compile_expr(_parse_expr(ck.sql), self.scope))
                        for ck in table.checks]
         rc = table.rowid_column
@@ -227,9 +247,6 @@ class TableWriter:
                 elif lo <= v <= f[3]:
                     continue
             c = t.columns[i]
-            if c.type.family == "TEXT" and not isinstance(v, str) and \
-                    hasattr(v, "isoformat") and self.defaults[i] is not None:
-                v = v.isoformat(" ")            # DEFAULT CURRENT_TIMESTAMP in TEXT
             row[i] = c.type.coerce(v, c.name)
         if self.rowid_pos is not None:
             v = row[self.rowid_pos]

@@ -124,7 +124,14 @@ class _Modify:
             if tree.args.get(arg):
                 raise NotSupportedError(f"{arg.upper()} in {tree.key.upper()} is not "
                                         "supported yet")
-        table = catalog.load_table(txn, tree.this.name)
+        target = tree.this
+        if not isinstance(target, exp.Table):
+            raise ProgrammingError(f"syntax error: {tree.key.upper()} needs "
+                                   f"{'FROM ' if isinstance(tree, exp.Delete) else ''}"
+                                   "a table name")
+        if isinstance(tree, exp.Update) and not tree.expressions:
+            raise ProgrammingError("syntax error: UPDATE needs SET column = value")
+        table = catalog.load_table(txn, target.name)
         self.writer = w = TableWriter(table, db)
         where = tree.args.get("where")
         cond = where.this if where is not None else None
@@ -340,7 +347,8 @@ class SqlExecutor:
         return message[:m.start()] + "conflict on " + words + message[m.end():]
 
     def _ddl(self, txn, tree):
-        kind = (tree.args.get("kind") or "").upper()
+        kind = tree.args.get("kind")
+        kind = kind.upper() if isinstance(kind, str) else ""     # (COPY: a bool)
         if isinstance(tree, exp.Create) and kind == "TABLE":
             ddl.create_table(txn, tree)
         elif isinstance(tree, exp.Create) and kind == "INDEX":

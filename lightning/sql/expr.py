@@ -34,7 +34,7 @@ from .functions import FUNCTIONS, INT_MAX, INT_MIN, check_int, extract_field, re
 from .functions import LOWER_MAP as _LOWER
 from .functions import to_text as _to_text
 from .parse import CHAIN_TYPES, QMARK_PREFIX, deep_stack
-from .types import parse_type
+from .types import parse_type, show
 
 __all__ = ["Scope", "compile_expr", "truth", "is_constant", "literal_type",
            "AGGREGATES", "sql_type_of"]
@@ -105,7 +105,7 @@ def _arith(op):
         if a is None or b is None:
             return None
         if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
-            raise DataError(f"cannot apply {op} to {a!r} and {b!r}")
+            raise DataError(f"cannot apply {op} to {show(a)} and {show(b)}")
         a, b = _num(a, b)
         try:
             if op == "+":
@@ -123,11 +123,15 @@ def _arith(op):
             else:
                 return math.fmod(a, b)
         except TypeError:
-            raise DataError(f"cannot apply {op} to {a!r} and {b!r}") from None
+            raise DataError(f"cannot apply {op} to {show(a)} and {show(b)}") from None
+        except (ArithmeticError, ValueError) as e:    # Decimal inf - inf or overflow,
+            # int -> float, fmod(inf, x)
+            raise DataError(f"cannot compute {show(a)} {op} {show(b)}: "
+                            f"{type(e).__name__}") from None
         # INTEGER is signed 64-bit: leaving the range is an error (SQLite would
         # silently switch to REAL)
         if type(r) is int and not INT_MIN <= r <= INT_MAX:
-            raise DataError(f"integer overflow: {a} {op} {b}")
+            raise DataError(f"integer overflow: {show(a)} {op} {show(b)}")
         return r
     return f
 
@@ -136,11 +140,14 @@ def _neg(x):
     if x is None:
         return None
     if isinstance(x, (str, bytes)):
-        raise DataError(f"cannot apply unary - to {x!r}")
+        raise DataError(f"cannot apply unary - to {show(x)}")
     try:
-        return check_int(-x, f"-({x})")
+        r = -x
     except TypeError:
-        raise DataError(f"cannot apply unary - to {x!r}") from None
+        raise DataError(f"cannot apply unary - to {show(x)}") from None
+    if type(r) is int and not INT_MIN <= r <= INT_MAX:
+        raise DataError(f"integer overflow: -({show(x)})")
+    return r
 
 
 _LIKE_CACHE = {}
@@ -176,7 +183,9 @@ def _cast(v, type_name):
                 try:
                     return int(v.strip())
                 except ValueError:
-                    return int(float(v.strip()))
+                    v = float(v.strip())
+            if isinstance(v, (float, Decimal)) and v == v and not INT_MIN <= v <= INT_MAX:
+                return INT_MAX if v > 0 else INT_MIN    # as SQLite (and fast)
             return int(v)
         if fam == "REAL":
             return float(v)
@@ -189,8 +198,8 @@ def _cast(v, type_name):
         if fam == "BOOLEAN":
             return truth(v)
         return parse_type(type_name).coerce(v, "CAST")
-    except (ValueError, ArithmeticError, OverflowError):
-        raise DataError(f"cannot CAST {v!r} AS {type_name}") from None
+    except (ValueError, ArithmeticError, TypeError):
+        raise DataError(f"cannot CAST {show(v)} AS {type_name}") from None
 
 
 def _literal(node):
@@ -201,9 +210,12 @@ def _literal(node):
         return int(t)
     except ValueError:
         pass
-    if t.lower().startswith("0x"):
-        return int(t, 16)
-    return float(t)
+    try:
+        if t.lower().startswith("0x"):
+            return int(t, 16)
+        return float(t)
+    except ValueError:
+        raise ProgrammingError(f"malformed number: {t}") from None
 
 
 def sql_type_of(node):
@@ -226,6 +238,28 @@ _NATIVE_CMP = {exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.LT: operator.lt,
                exp.LTE: operator.le, exp.GT: operator.gt, exp.GTE: operator.ge}
 _NATIVE_TYPES = frozenset((int, str, bytes))
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+
+
+def _guarded(fn, name):
+    """`fn` (a scalar function) with Python's refusals of an argument value (an
+    infinity or NaN where an integer is needed, a number out of a range, a lone
+    surrogate, a date out of range...) raised as DataError naming the function."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except (ArithmeticError, ValueError, TypeError) as e:     # UnicodeError too
+            raise DataError(f"{name.lower()}() cannot take "
+                            f"{', '.join(show(a) for a in args)}: {type(e).__name__}"
+                            f"{': ' + str(e)[:80] if str(e) else ''}") from None
+    return call
+
+
+def _blob_literal(digits):
+    """The bytes of X'digits': an even number of hex digits, as SQLite requires."""
+    if len(digits) % 2 or not all(ch in "0123456789abcdefABCDEF" for ch in digits):
+        raise ProgrammingError(f"malformed blob literal X'{digits}': it needs an even "
+                               "number of hexadecimal digits")
+    return bytes.fromhex(digits)
 
 
 def compile_expr(node, scope):
@@ -341,7 +375,7 @@ def _compile(node, scope):
         v = bool(node.this)
         return lambda r, p: v
     if t is exp.HexString:
-        v = bytes.fromhex(node.this)
+        v = _blob_literal(node.this)
         return lambda r, p: v
     if t is exp.Placeholder:
         name = node.this
@@ -523,7 +557,7 @@ def _compile(node, scope):
         raise ProgrammingError(f"misuse of aggregate function {node.key.upper()}()")
     fname, args = _function(node)
     if fname is not None:
-        fn = resolve(fname, len(args))
+        fn = _guarded(resolve(fname, len(args)), fname)
         cargs = [c(a) for a in args]
         if not cargs:
             return lambda r, p: fn()

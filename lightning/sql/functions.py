@@ -31,6 +31,7 @@ from decimal import (ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Deci
                      localcontext)
 
 from ..errors import DataError, NotSupportedError, ProgrammingError
+from .types import show
 
 __all__ = ["Func", "FUNCTIONS", "resolve", "extract_field", "to_text", "check_int",
            "LOWER_MAP", "UPPER_MAP", "INT_MIN", "INT_MAX"]
@@ -95,6 +96,8 @@ def to_text(v):
         return v.decode("utf-8", "replace")
     if isinstance(v, _dt.datetime):
         return v.isoformat(" ")
+    if isinstance(v, int) and v.bit_length() > 14000:      # str() refuses ~4300 digits
+        raise DataError(f"{show(v)} is too long to convert to text")
     return str(v)
 
 
@@ -111,7 +114,7 @@ def _number(v, fname):
         return int(v)
     if isinstance(v, (int, float, Decimal)):
         return v
-    raise DataError(f"{fname}() needs a number, got {v!r}")
+    raise DataError(f"{fname}() needs a number, got {show(v)}")
 
 
 def _float(v, fname):
@@ -142,11 +145,11 @@ def _length(s):
 @_register(("SUBSTR", "SUBSTRING"), 2, 3)
 def _substr(s, start, length=None):
     s = to_text(s) if not isinstance(s, bytes) else s
-    start = int(_number(start, "substr"))
+    start = int_arg(start, "substr")
     if length is None:
         i = start - 1 if start > 0 else (len(s) + start if start < 0 else 0)
         return s[max(i, 0):]
-    length = int(_number(length, "substr"))
+    length = int_arg(length, "substr")
     if start > 0:
         i = start - 1
     elif start < 0:
@@ -200,7 +203,7 @@ def _hex(v):
 def _char(*codes):
     out = []
     for c in codes:
-        n = 0 if c is None or isinstance(c, (str, bytes)) else int(_number(c, "char"))
+        n = 0 if c is None or isinstance(c, (str, bytes)) else int_arg(c, "char")
         out.append(chr(n) if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF
                    else "\ufffd")
     return "".join(out)
@@ -226,13 +229,13 @@ def _concat_ws(sep, *args):
 
 @_register("LEFT", 2, 2)
 def _left(s, n):
-    s, n = to_text(s), int(_number(n, "left"))
+    s, n = to_text(s), int_arg(n, "left")
     return s[:n] if n >= 0 else s[:max(len(s) + n, 0)]
 
 
 @_register("RIGHT", 2, 2)
 def _right(s, n):
-    s, n = to_text(s), int(_number(n, "right"))
+    s, n = to_text(s), int_arg(n, "right")
     if n >= 0:
         return s[max(len(s) - n, 0):] if n else ""
     return s[-n:]
@@ -261,15 +264,43 @@ def _quote(v):
 _PRINTF = re.compile(r"%([-+ 0#,!]*)(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])")
 
 
+def int_arg(v, fname):
+    """The integer of a numeric argument of `fname` (truncated), clamped to the
+    signed 64-bit range: converting a Decimal like 1E+999999 exactly takes seconds."""
+    v = _number(v, fname)
+    if isinstance(v, int):
+        return v
+    if v == v and not INT_MIN <= v <= INT_MAX:         # (NaN: int() refuses it)
+        return INT_MAX if v > 0 else INT_MIN
+    return int(v)
+
+
 def _as_int(v):
+    """printf's integer of an argument: a signed 64-bit value (clamped, as SQLite
+    converts), 0 for NULL, infinities and non-numbers."""
     if v is None:
         return 0
     if isinstance(v, (str, bytes)):
         m = re.match(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", to_text(v))
-        return int(float(m.group(0))) if m else 0
-    if isinstance(v, float) and not math.isfinite(v):
+        v = float(m.group(0)) if m else 0
+    if not isinstance(v, (int, float, Decimal)) or \
+            (not isinstance(v, int) and not math.isfinite(v)):
         return 0
-    return int(v) if isinstance(v, (int, float, Decimal)) else 0
+    if not isinstance(v, int) and v == v and not INT_MIN <= v <= INT_MAX:
+        return INT_MAX if v > 0 else INT_MIN
+    return min(max(int(v), INT_MIN), INT_MAX)
+
+
+# printf field widths and precisions above this are a DataError (SQLite makes a
+# string of up to 10**9 characters or returns NULL)
+PRINTF_MAX_WIDTH = 100000
+
+
+def _printf_size(what, text):
+    if len(text) > 12 or int(text) > PRINTF_MAX_WIDTH:
+        raise DataError(f"printf(): {what} {text[:12]}{'...' if len(text) > 12 else ''} "
+                        f"is too large (at most {PRINTF_MAX_WIDTH})")
+    return text
 
 
 def _as_float(v):
@@ -326,6 +357,10 @@ def _printf(fmt, *args):
         flags = flags.replace(",", "").replace("!", "")
         if width and width.startswith("-"):
             flags, width = flags + "-", width[1:]
+        if width:
+            width = _printf_size("width", width)
+        if prec is not None:
+            prec = _printf_size("precision", prec)
         spec = "%" + flags + (width or "") + ("." + prec if prec is not None else "")
         v = next(it, None)
         if conv in "diu":
@@ -390,17 +425,22 @@ def _ifnull(a, b):
 @_register("ABS", 1, 1)
 def _abs(x):
     x = _number(x, "abs")
-    return check_int(abs(x), f"abs({x})")
+    r = abs(x)
+    if type(r) is int and r > INT_MAX:
+        raise DataError(f"integer overflow: abs({show(x)})")
+    return r
 
 
 @_register("ROUND", 1, 2)
 def _round(x, n=0):
-    """Half away from zero, REAL result (SQLite)."""
+    """Half away from zero, REAL result (SQLite): n is taken in 0..30, and a value
+    with no binary digits below 10**-n (|x| * 10**n beyond 2**52) is returned as it
+    is."""
     x = _float(x, "round")
-    n = int(_number(n, "round"))
-    if not math.isfinite(x):
-        return x
+    n = min(max(int_arg(n, "round"), 0), 30)
     m = 10.0 ** n
+    if not math.isfinite(x) or abs(x) * m > 4503599627370496.0:
+        return x
     return math.copysign(math.floor(abs(x) * m + 0.5) / m, x)
 
 

@@ -171,7 +171,7 @@ class Parsed:
         self.explain = explain
 
 
-def _position_error(sql, err):
+def _position_error(err):
     errs = getattr(err, "errors", None) or []
     if errs:
         e = errs[0]
@@ -190,6 +190,26 @@ def _parse_text(text):
     if len(trees) != 1:
         raise ProgrammingError("expected exactly one SQL statement")
     return trees[0]
+
+
+def _parse_replace(text, user_text):
+    """SQLite's `REPLACE INTO ...` (`text`: placeholders rewritten; `user_text`: as
+    written), parsed as `INSERT OR REPLACE INTO ...`. A syntax error is reported at its
+    place in `user_text`."""
+    prefix = "INSERT OR "
+    try:
+        return _parse_text(prefix + text.lstrip())
+    except (ParseError, TokenError) as err:
+        body = user_text.lstrip()
+        try:
+            _parse_text(prefix + body)
+        except (ParseError, TokenError) as err2:
+            err = err2
+            shift = len(prefix) - (len(user_text) - len(body))   # columns added on line 1
+            for e in getattr(err, "errors", None) or []:
+                if e.get("line") == 1 and isinstance(e.get("col"), int):
+                    e["col"] = max(e["col"] - shift, 1)
+        raise _position_error(err) from None
 
 
 def parse(sql):
@@ -219,14 +239,14 @@ def parse(sql):
     with deep_stack():
         try:
             tree = _parse_text(text)
+            if isinstance(tree, exp.Command) and tree.name.upper() == "REPLACE":
+                tree = _parse_replace(text, sql[body_start:])
         except (ParseError, TokenError) as err:
             try:                                # positions of the user's own text
                 _parse_text(sql[body_start:])
             except (ParseError, TokenError) as err2:
                 err = err2
-            raise _position_error(sql, err) from None
-        if isinstance(tree, exp.Command) and tree.name.upper() == "REPLACE":
-            tree = _parse_text("INSERT OR " + text.lstrip())     # SQLite's REPLACE INTO
+            raise _position_error(err) from None
     check_depth(tree)
     if isinstance(tree, exp.Command):
         raise NotSupportedError(f"statement not supported: {tree.name.upper()}")

@@ -13,6 +13,7 @@ or ORDER BY the pipeline is lazy.
 import functools
 import itertools
 import operator
+import sys
 
 from sqlglot import exp
 
@@ -25,6 +26,7 @@ from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
 from .plan import choose_access, column_position, point_params
 from .rowcodec import decode_row_ids
+from .types import show
 
 
 def _param_point(table, keys, params):
@@ -82,12 +84,28 @@ class _Agg:
             return functools.reduce(lambda a, b: b if compare(b, a) > 0 else a, vals)
         if any(isinstance(v, (str, bytes)) for v in vals):
             raise DataError(f"{k.__name__.upper()}() of non-numeric values")
-        if any(isinstance(v, float) for v in vals):
-            vals = [float(v) for v in vals]
-        total = sum(vals)
-        if k is exp.Sum:
-            return total
-        return total / len(vals)
+        try:
+            if any(isinstance(v, float) for v in vals):
+                vals = [float(v) for v in vals]
+            total = sum(vals)
+            return total if k is exp.Sum else total / len(vals)
+        except (TypeError, ArithmeticError) as e:   # times, huge ints, Decimal inf - inf
+            raise DataError(f"{k.__name__.upper()}() cannot add its values "
+                            f"({', '.join(show(v) for v in vals[:3])}...): "
+                            f"{type(e).__name__}") from None
+
+
+def _position(node):
+    """The output column number of a GROUP BY / ORDER BY term that is an integer
+    literal, else None (another constant, such as 0.0 or 'a', is an expression, as in
+    SQLite)."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            v = int(node.this)
+        except ValueError:          # 1.5, 1e3, 0x10, or too many digits
+            return None
+        return v
+    return None
 
 
 def _output_name(node):
@@ -138,8 +156,8 @@ class SelectPlan:
         group_nodes = []
         proj_by_alias = {catalog.fold(name): n for name, n in items}
         for g in (group.expressions if group else []):
-            if isinstance(g, exp.Literal) and not g.is_string:
-                k = int(g.this)
+            k = _position(g)
+            if k is not None:
                 if not 1 <= k <= len(items):
                     raise ProgrammingError(f"GROUP BY term out of range: {k}")
                 g = items[k - 1][1]
@@ -175,8 +193,8 @@ class SelectPlan:
             desc = bool(o.args.get("desc"))
             nf = o.args.get("nulls_first")
             nulls_first = (not desc) if nf is None else bool(nf)
-            if isinstance(node, exp.Literal) and not node.is_string:
-                k = int(node.this)
+            k = _position(node)
+            if k is not None:
                 if not 1 <= k <= len(items):
                     raise ProgrammingError(f"ORDER BY term out of range: {k}")
                 self.order.append(("out", k - 1, desc, nulls_first))
@@ -365,11 +383,11 @@ class SelectPlan:
         lim = self.limit(None, params) if self.limit is not None else None
         for name, v in (("OFFSET", off), ("LIMIT", lim)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise DataError(f"{name} must be an integer, not {v!r}")
-        off = max(off or 0, 0)
-        if lim is not None and lim < 0:
-            lim = None
-        return itertools.islice(rows, off, None if lim is None else off + lim)
+                raise DataError(f"{name} must be an integer, not {show(v)}")
+        # a negative LIMIT is none (SQLite); beyond sys.maxsize nothing is countable
+        off = min(max(off or 0, 0), sys.maxsize)
+        stop = None if lim is None or lim < 0 or off + lim > sys.maxsize else off + lim
+        return itertools.islice(rows, off, stop)
 
     def _groups(self, rows, params):
         ncols = len(self.table.columns) if self.table else 0

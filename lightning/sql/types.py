@@ -59,7 +59,7 @@ from decimal import Decimal
 
 from ..errors import DataError, NotSupportedError, ProgrammingError
 
-__all__ = ["SqlType", "parse_type", "INTEGER", "REAL", "NUMERIC", "TEXT", "BLOB",
+__all__ = ["SqlType", "parse_type", "show", "INTEGER", "REAL", "NUMERIC", "TEXT", "BLOB",
            "BOOLEAN", "DATE", "TIME", "TIMESTAMP", "JSON", "FAMILIES"]
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -114,8 +114,11 @@ def ALWAYS(v):
     return True
 
 
-def _show(value):
-    """A value as an error message shows it (repr, shortened)."""
+def show(value):
+    """A value as an error message shows it (repr, shortened; an integer too long for
+    Python to print is described)."""
+    if isinstance(value, int) and value.bit_length() > 14000:
+        return f"<an integer of {value.bit_length()} bits>"   # (repr may refuse it)
     r = repr(value)
     return r if len(r) <= 80 else r[:77] + "..."
 
@@ -235,7 +238,7 @@ class SqlType:
 
     def _reject(self, value, column, why=None):
         msg = (f"column {column!r} of type {self}: cannot store {type(value).__name__} "
-               f"value {_show(value)}")
+               f"value {show(value)}")
         if why:
             msg += f" ({why})"
         raise DataError(msg)
@@ -243,8 +246,10 @@ class SqlType:
     def _c_integer(self, v, col):
         if type(v) is not int:
             if isinstance(v, bool) or not isinstance(v, int):
+                if isinstance(v, Decimal) and v.is_finite() and v.adjusted() > 19:
+                    self._reject(v, col, f"out of range {self._lo}..{self._hi}")
                 if isinstance(v, (float, Decimal)) and _is_integral(v):
-                    v = int(v)        # 3.0 -> 3 is lossless
+                    v = int(v)        # 3.0 -> 3 is lossless (a huge Decimal: slow)
                 else:
                     self._reject(v, col)
             else:
