@@ -13,7 +13,6 @@ commit wholly or not at all, and keep working. Every injection point is tried (a
 takes milliseconds over the memory env); the modes EIO and ENOSPC in CI, the full-disk
 mode too with LIGHTNING_STRESS=1."""
 
-import fnmatch
 import random
 
 import pytest
@@ -279,40 +278,6 @@ def op_counts():
     return _COUNTS
 
 
-# Injection points that fail because of engine defects in files another change is
-# fixing (db_open.c, version_set.c, log_reader.c); each mark names its defect.
-TORN_MANIFEST = ("a torn last manifest record (an append that failed part-way, or "
-                 "whose second fragment failed) makes the database unopenable: "
-                 "CorruptionError 'damaged manifest'")
-CURRENT_NAMES_REMOVED_MANIFEST = (
-    "version_set.c lt_vset_new_manifest: when the directory sync after CURRENT's "
-    "rename fails, its cleanup removes the new manifest that CURRENT already names; "
-    "the database no longer opens ('open MANIFEST-N: No such file')")
-PARENT_SYNC_UNCHECKED = (
-    "db_open.c: the fsync of a new database directory's parent is not checked, so "
-    "open succeeds and commits are acknowledged although a power loss removes the "
-    "whole database")
-# Case ids (fnmatch patterns) that fail because of each defect, found by running
-# every case: the appends that tear a manifest record, the directory syncs of a new
-# manifest's CURRENT (at creation and at the workload's reopen), the first directory
-# sync (the parent's, at creation).
-KNOWN_DEFECTS = {
-    TORN_MANIFEST: "append-49-ENOSPC-* append-49-full-* append-50-* "
-                   "append-117-ENOSPC-reopen append-117-full-reopen append-118-*-reopen "
-                   "append-148-ENOSPC-reopen append-148-full-reopen append-149-*-reopen "
-                   "append-178-ENOSPC-reopen append-178-full-reopen append-179-*-reopen",
-    CURRENT_NAMES_REMOVED_MANIFEST: "sync_dir-3-*-reopen sync_dir-8-*-reopen",
-    PARENT_SYNC_UNCHECKED: "sync_dir-1-EIO-power sync_dir-1-ENOSPC-power",
-}
-
-
-def known_defect(case_id):
-    for reason, patterns in KNOWN_DEFECTS.items():
-        if any(fnmatch.fnmatchcase(case_id, p) for p in patterns.split()):
-            return reason
-    return None
-
-
 def pytest_generate_tests(metafunc):
     """One case per (kind, n, mode, variant): every injection point of the workload."""
     if "injection" not in metafunc.fixturenames:
@@ -323,11 +288,8 @@ def pytest_generate_tests(metafunc):
         for n in range(1, count + 1):
             for mode in modes:
                 for variant in VARIANTS:
-                    case_id = f"{kind}-{n}-{mode}-{variant}"
-                    reason = known_defect(case_id)
-                    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                    cases.append(pytest.param((kind, n, mode, variant), marks=marks,
-                                              id=case_id))
+                    cases.append(pytest.param((kind, n, mode, variant),
+                                              id=f"{kind}-{n}-{mode}-{variant}"))
     metafunc.parametrize("injection", cases)
 
 

@@ -467,9 +467,10 @@ static int engine_open(const char *dir, const lt_options *opt, lt_env *env, lt_e
         char parent[4096];
         snprintf(parent, sizeof parent, "%.4000s", dir);
         char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) { *slash = 0; env->v->sync_dir(env, parent); }
-        else if (slash) env->v->sync_dir(env, "/");
-        else env->v->sync_dir(env, ".");
+        if (slash && slash != parent) { *slash = 0; rc = env->v->sync_dir(env, parent); }
+        else if (slash) rc = env->v->sync_dir(env, "/");
+        else rc = env->v->sync_dir(env, ".");
+        if (rc) goto fail;   /* a power loss could take the whole database with it */
     } else {
         if (opt->error_if_exists) { rc = lt_seterr(LT_EINVAL, "open: database %s already exists", dir); goto fail; }
         if ((rc = lt_vset_recover(e->vs))) goto fail;

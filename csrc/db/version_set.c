@@ -276,7 +276,7 @@ static int snapshot_edit(lt_vset *vs, lt_version_edit *e) {
 
 int lt_vset_new_manifest(lt_vset *vs) {
     lt_env *env = vs->cfg.env;
-    char name[4096], cur[4096], tmp[4096], content[64];
+    char name[4096], cur[4096] = "", tmp[4096], content[64] = "";
     uint64_t number = lt_vset_new_file_number(vs);
     lt_manifest_file_name(name, sizeof name, vs->dir, number);
     lt_version_edit e;
@@ -298,8 +298,16 @@ int lt_vset_new_manifest(lt_vset *vs) {
     lt_edit_free(&e);
     lt_buf_free(&rec);
     if (rc) {
+        /* If CURRENT already names the new manifest (the rename happened, the
+         * directory sync failed), the manifest must stay: the next open reads it. */
+        int named = 0;
+        char *now = NULL;
+        size_t nlen = 0;
+        if (f && lt_env_read_file(env, cur, &now, &nlen) == LT_OK)
+            named = nlen == strlen(content) && memcmp(now, content, nlen) == 0;
+        free(now);
         if (w) lt_log_writer_free(w);
-        if (f) { lt_wclose(f); env->v->remove(env, name); }
+        if (f) { lt_wclose(f); if (!named) env->v->remove(env, name); }
         return rc;
     }
     if (vs->manifest_log) lt_log_writer_free(vs->manifest_log);
