@@ -9,8 +9,12 @@ Key layout (DESIGN.md, "Tables on keys"; key(...) is keycodec.encode_key)
 -------------------------------------------------------------------------
     0x01 . key("table", lname)        -> schema record of a table (JSON, below)
     0x01 . key("index", lname)        -> the lname of the table owning the index
-    0x01 . key("schema_version")      -> u64 big-endian; +1 in every DDL transaction,
-                                         so two concurrent DDL transactions conflict
+    0x01 . key("schema_version")      -> u64 big-endian; raised by every DDL statement
+                                         (so two concurrent DDL transactions conflict)
+                                         to a number no other transaction got
+    0x01 . key("schema_version_next") -> u64 big-endian; the next unused schema
+                                         version (advanced outside the user's
+                                         transaction, so never rolled back)
     0x01 . key("next_table_id")       -> u64 big-endian; table ids (from 1) are never
                                          reused
     0x01 . key("rowid", table_id)     -> u64 big-endian; next unallocated rowid
@@ -83,6 +87,7 @@ CATALOG = b"\x01"
 DATA = b"\x02"
 _K_SCHEMA_VERSION = CATALOG + encode_key(("schema_version",))
 _K_NEXT_TABLE_ID = CATALOG + encode_key(("next_table_id",))
+_K_VERSION_NEXT = CATALOG + encode_key(("schema_version_next",))
 _TABLES_PREFIX = CATALOG + encode_key(("table",))
 _INT64_MAX = (1 << 63) - 1
 
@@ -393,7 +398,24 @@ def schema_version(txn):
 
 
 def _bump(txn):
-    txn.put(_K_SCHEMA_VERSION, _u64(schema_version(txn) + 1))
+    """Give `txn` a new schema version: larger than the one it sees, and never given to
+    another transaction, even one rolled back. (Plan caches trust equal versions to
+    mean equal schemas; a number reused after a rollback made a connection run a plan
+    prepared under the rolled-back schema.) Drawn from a counter advanced in short
+    transactions of their own, as rowids are."""
+    at_least = schema_version(txn) + 1
+    db = getattr(txn, "_db", None)
+    if db is None:
+        version = at_least
+    else:
+        def attempt():
+            with db.transaction(isolation="snapshot") as t:
+                raw = t.get(_K_VERSION_NEXT)
+                v = max(at_least, 0 if raw is None else int.from_bytes(raw, "big"))
+                t.put(_K_VERSION_NEXT, _u64(v + 1))
+                return v
+        version = retry(attempt, retries=100)
+    txn.put(_K_SCHEMA_VERSION, _u64(version))
 
 
 def _put(txn, table):

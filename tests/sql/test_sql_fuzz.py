@@ -453,3 +453,25 @@ def test_order_and_group_by_non_integer_constant(con):
     assert con.execute("SELECT a FROM t ORDER BY 1").fetchall() == [(1,), (2,)]
     with pytest.raises(lightning.ProgrammingError, match="out of range: 0"):
         con.execute("SELECT a FROM t ORDER BY 0")
+
+
+def test_plan_cache_after_rolled_back_ddl():
+    # DDL rolled back, then other DDL committed, gave the same schema version number:
+    # the cached DELETE (prepared under the rolled-back schema, without index i) ran
+    # and left i's entries behind
+    con = lightning.connect(":memory:", autocommit=True)
+    try:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, c TEXT)")
+        con.execute("CREATE TABLE u (a INTEGER)")
+        con.executemany("INSERT INTO t (c) VALUES (?)", [("a",), ("b",)])
+        delete = "DELETE FROM t WHERE id > 0"
+        con.execute("BEGIN")
+        con.execute("ALTER TABLE u RENAME COLUMN a TO b")
+        con.execute(delete)
+        con.execute("ROLLBACK")
+        con.execute("CREATE INDEX i ON t (c)")
+        con.execute(delete)
+        check_now(con)
+        assert con.execute("SELECT c FROM t WHERE c = 'a'").fetchall() == []
+    finally:
+        con.close()
