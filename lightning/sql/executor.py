@@ -45,6 +45,9 @@ class _Insert:
         rows, select = [], None
         src = tree.expression
         if not default_values:
+            if src is None:
+                raise ProgrammingError("syntax error: INSERT needs VALUES, a SELECT or "
+                                       "DEFAULT VALUES")
             if isinstance(src, exp.Select):
                 select = SelectPlan(txn, src)
             elif not isinstance(src, exp.Values):

@@ -299,6 +299,8 @@ def test_huge_limit_and_offset(con):
 
 
 @pytest.mark.parametrize("sql, message", [
+    ("REPLACE INTO t", "INSERT needs VALUES"),
+    ("INSERT OR REPLACE INTO t", "INSERT needs VALUES"),
     ("DELETE t", "DELETE needs FROM a table name"),
     ("UPDATE t", "UPDATE needs SET"),
     ("UPDATE t WHERE a = 1", "UPDATE needs SET"),
