@@ -16,7 +16,7 @@ from sqlglot import exp
 from ..dbapi.executor import Result
 from ..errors import NotSupportedError, ProgrammingError
 from . import catalog, ddl
-from .dml import Inserter, Param, Returning, TableWriter, Upsert
+from .dml import Inserter, Param, Returning, TableWriter, Upsert, set_target
 from .expr import Scope, compile_expr, truth
 from .parse import QMARK_PREFIX, parse, qmark_count
 from .plan import point_params
@@ -147,7 +147,7 @@ class _Modify:
         if isinstance(tree, exp.Update):
             self.sets = []
             for eq in tree.expressions:
-                col = table.column(eq.this.name)
+                col = table.column(set_target(eq))
                 if col is None:
                     raise ProgrammingError(f"no such column: {eq.this.name}")
                 self.sets.append((table.columns.index(col), compile_expr(eq.expression,
