@@ -12,6 +12,8 @@ import operator
 import struct
 from array import array
 
+from sqlglot import exp
+
 from ..errors import DataError, IntegrityError, NotSupportedError, ProgrammingError
 from ..kv import MAX_KEY_SIZE, MAX_VALUE_SIZE
 from . import catalog
@@ -116,6 +118,15 @@ def _positions(table, ids):
 def _parse_expr(sql):
     from .parse import parse
     return parse("SELECT " + sql).tree.expressions[0]
+
+
+def set_target(item):
+    """The column name of one `column = value` item of SET (UPDATE, DO UPDATE);
+    ProgrammingError for anything else (`SET b`, `SET b = 1, 2`)."""
+    if not isinstance(item, exp.EQ) or not isinstance(item.this, exp.Column):
+        what = item.sql(dialect="sqlite") if isinstance(item, exp.Expression) else item
+        raise ProgrammingError(f"syntax error: SET needs column = value items, not {what!r}")
+    return item.this.name
 
 
 def _default_fn(column):
@@ -521,7 +532,7 @@ class Upsert:
         elif action == "DO UPDATE":
             self.update = True
             for eq in node.expressions:
-                col = table.column(eq.this.name)
+                col = table.column(set_target(eq))
                 if col is None:
                     raise ProgrammingError(f"no such column: {eq.this.name}")
                 self.sets.append((table.columns.index(col),

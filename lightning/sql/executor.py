@@ -17,7 +17,7 @@ from sqlglot import exp
 from ..dbapi.executor import Result
 from ..errors import DatabaseError, InterfaceError, NotSupportedError, ProgrammingError
 from . import catalog, ddl
-from .dml import Inserter, Param, Returning, TableWriter, Upsert
+from .dml import Inserter, Param, Returning, TableWriter, Upsert, set_target
 from .expr import Scope, compile_expr, truth
 from .parse import QMARK_PREFIX, deep_stack, parse, qmark_count
 from .plan import point_params
@@ -49,6 +49,9 @@ class _Insert:
         rows, select = [], None
         src = tree.expression
         if not default_values:
+            if src is None:
+                raise ProgrammingError("syntax error: INSERT needs VALUES, a SELECT or "
+                                       "DEFAULT VALUES")
             if isinstance(src, exp.Select):
                 select = SelectPlan(txn, src)
             elif not isinstance(src, exp.Values):
@@ -148,7 +151,7 @@ class _Modify:
         if isinstance(tree, exp.Update):
             self.sets = []
             for eq in tree.expressions:
-                col = table.column(eq.this.name)
+                col = table.column(set_target(eq))
                 if col is None:
                     raise ProgrammingError(f"no such column: {eq.this.name}")
                 self.sets.append((table.columns.index(col), compile_expr(eq.expression,

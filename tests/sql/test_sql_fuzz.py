@@ -299,12 +299,17 @@ def test_huge_limit_and_offset(con):
 
 
 @pytest.mark.parametrize("sql, message", [
+    ("REPLACE INTO t", "INSERT needs VALUES"),
+    ("INSERT OR REPLACE INTO t", "INSERT needs VALUES"),
     ("DELETE t", "DELETE needs FROM a table name"),
+    ("UPDATE t SET a = 1, a", "SET needs column = value items, not 'a'"),
+    ("UPDATE t SET a = 1, 2", "SET needs column = value items, not '2'"),
+    ("INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET a", "SET needs column"),
     ("UPDATE t", "UPDATE needs SET"),
     ("UPDATE t WHERE a = 1", "UPDATE needs SET"),
 ])
 def test_delete_and_update_without_target_or_set(con, sql, message):
-    con.execute("CREATE TABLE t (a INTEGER)")
+    con.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
     with pytest.raises(lightning.ProgrammingError, match=message):
         con.execute(sql)
 
