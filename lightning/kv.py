@@ -39,7 +39,6 @@ _EINVAL = lib.LT_EINVAL
 
 _SYNC_MODES = {"off": lib.LT_SYNC_OFF, "normal": lib.LT_SYNC_NORMAL,
                "full": lib.LT_SYNC_FULL}
-_COMPRESSIONS = ("zstd", "none")
 _WAL_RECOVERY = {"strict": lib.LT_WAL_STRICT, "point_in_time": lib.LT_WAL_POINT_IN_TIME}
 
 _recovery_log = logging.getLogger("lightning.recovery")
@@ -118,6 +117,34 @@ def _int_option(name, value, minimum):
     if value < minimum:
         raise ProgrammingError(f"{name} must be >= {minimum}, not {value}", code=_EINVAL)
     return value
+
+
+def _codec_arg(compression):
+    """The lt_codec pointer for `compression` ("zstd", "none" or None)."""
+    if compression is None or compression == "none":
+        return NULL
+    if compression != "zstd":
+        raise ProgrammingError(f"compression must be 'zstd' or 'none', not {compression!r}",
+                               code=_EINVAL)
+    return zstd_codec()
+
+
+def _set_int_options(opts, items):
+    """Set lt_options fields from (name, field, value, minimum) items, each value
+    checked by _int_option; a value too large for its C field is a ProgrammingError."""
+    for name, field, value, minimum in items:
+        try:
+            setattr(opts, field, _int_option(name, value, minimum))
+        except OverflowError:
+            raise ProgrammingError(f"{name} is too large: {value}", code=_EINVAL) from None
+
+
+def _path_arg(path):
+    """(the path as bytes for the engine, the path as str for messages)."""
+    cpath = os.fsencode(path)
+    if b"\0" in cpath:
+        raise ProgrammingError("path must not contain NUL bytes", code=_EINVAL)
+    return cpath, os.fsdecode(cpath)
 
 
 def prefix_successor(prefix):
@@ -254,11 +281,7 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
     if wal_recovery not in _WAL_RECOVERY:
         raise ProgrammingError("wal_recovery must be 'strict' or 'point_in_time', not "
                                f"{wal_recovery!r}", code=_EINVAL)
-    if compression is None:
-        compression = "none"
-    if compression not in _COMPRESSIONS:
-        raise ProgrammingError(f"compression must be 'zstd' or 'none', not {compression!r}",
-                               code=_EINVAL)
+    codec = _codec_arg(compression)
 
     opts = ffi.new("lt_options *")
     lib.lt_options_init(opts)
@@ -274,12 +297,8 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
         if name == "background_compaction" and isinstance(value, bool):
             value = int(value)
         sizes.append((name, field, value, minimum))
-    for name, field, value, minimum in sizes:
-        try:
-            setattr(opts, field, _int_option(name, value, minimum))
-        except OverflowError:
-            raise ProgrammingError(f"{name} is too large: {value}", code=_EINVAL) from None
-    opts.codec = zstd_codec() if compression == "zstd" else NULL
+    _set_int_options(opts, sizes)
+    opts.codec = codec
 
     env = _env
     if isinstance(path, str) and path == ":memory:":
@@ -290,10 +309,7 @@ def open(path, *, create=True, read_only=False, sync="normal", compression="zstd
         cpath = b"/lightning-memory-%d" % next(_memory_names)
         name = ":memory:"
     else:
-        cpath = os.fsencode(path)
-        if b"\0" in cpath:
-            raise ProgrammingError("path must not contain NUL bytes", code=_EINVAL)
-        name = os.fsdecode(cpath)
+        cpath, name = _path_arg(path)
     if env is not None:
         opts.env = env._h
     out = ffi.new("lt_db **")
@@ -338,28 +354,17 @@ def repair(path, *, compression="zstd", page_size=4096, table_size=2 << 20,
     write the new ones); page_size, table_size and bloom_bits_per_key shape the new
     tables. Raises OperationalError if the database is open or missing.
     """
-    if compression is None:
-        compression = "none"
-    if compression not in _COMPRESSIONS:
-        raise ProgrammingError(f"compression must be 'zstd' or 'none', not {compression!r}",
-                               code=_EINVAL)
+    codec = _codec_arg(compression)
     opts = ffi.new("lt_options *")
     lib.lt_options_init(opts)
-    for name, field, value, minimum in (("page_size", "block_size", page_size, 256),
-                                        ("table_size", "table_size", table_size, 1024),
-                                        ("bloom_bits_per_key", "bloom_bits_per_key",
-                                         bloom_bits_per_key, 0)):
-        try:
-            setattr(opts, field, _int_option(name, value, minimum))
-        except OverflowError:
-            raise ProgrammingError(f"{name} is too large: {value}", code=_EINVAL) from None
-    opts.codec = zstd_codec() if compression == "zstd" else NULL
+    _set_int_options(opts, (("page_size", "block_size", page_size, 256),
+                            ("table_size", "table_size", table_size, 1024),
+                            ("bloom_bits_per_key", "bloom_bits_per_key",
+                             bloom_bits_per_key, 0)))
+    opts.codec = codec
     if _env is not None:
         opts.env = _env._h
-    cpath = os.fsencode(path)
-    if b"\0" in cpath:
-        raise ProgrammingError("path must not contain NUL bytes", code=_EINVAL)
-    name = os.fsdecode(cpath)
+    cpath, name = _path_arg(path)
     cap = 1 << 20
     buf = ffi.new("char[]", cap)
     needed = ffi.new("size_t *")
