@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "db_impl.h"
+#include "table_out.h"
 #include "../util/status.h"
 
 void db_set_bg_error(lt_engine *e, int rc) {
@@ -48,85 +49,17 @@ void db_remove_pending(lt_engine *e, uint64_t number) {
 
 /* ---- table output --------------------------------------------------------------- */
 
-typedef struct out_table {
-    uint64_t number;
-    lt_wfile *f;
-    lt_table_builder *b;
-    lt_buf smallest, largest;
-} out_table;
-
-static int out_open(lt_engine *e, out_table *o, uint64_t number) {
-    char name[4096];
-    memset(o, 0, sizeof *o);
-    o->number = number;
-    lt_table_file_name(name, sizeof name, e->dir, number);
-    int rc = e->env->v->new_writable(e->env, name, &o->f);
-    if (rc) return rc;
-    if (!(o->b = lt_table_builder_new(&e->topt, o->f))) {
-        lt_wclose(o->f);
-        o->f = NULL;
-        return lt_seterr(LT_ENOMEM, "table builder: out of memory");
-    }
-    return LT_OK;
-}
-
-static int out_add(out_table *o, lt_slice k, lt_slice v) {
-    if (o->smallest.size == 0 && lt_buf_append(&o->smallest, k.data, k.size))
-        return lt_seterr(LT_ENOMEM, "compaction: out of memory");
-    o->largest.size = 0;
-    if (lt_buf_append(&o->largest, k.data, k.size)) return lt_seterr(LT_ENOMEM, "compaction: out of memory");
-    return lt_table_builder_add(o->b, k, v);
-}
-
-/* Finish, sync and close; add to the edit at `level` if it holds entries, else
- * remove the file. On error the file is removed. */
-static int out_finish(lt_engine *e, out_table *o, int level, lt_version_edit *edit,
-                      uint64_t *bytes) {
-    char name[4096];
-    lt_table_file_name(name, sizeof name, e->dir, o->number);
-    uint64_t entries = lt_table_builder_entries(o->b);
-    int rc = LT_OK;
-    if (entries > 0) {
-        rc = lt_table_builder_finish(o->b);
-        if (rc == LT_OK) rc = lt_wsync(o->f);
-    }
-    uint64_t size = lt_table_builder_file_size(o->b);
-    lt_table_builder_free(o->b);
-    int crc = lt_wclose(o->f);
-    if (rc == LT_OK) rc = crc;
-    if (rc == LT_OK && entries > 0) {
-        rc = lt_edit_add_file(edit, level, o->number, size,
-                              lt_slice_make(o->smallest.data, o->smallest.size),
-                              lt_slice_make(o->largest.data, o->largest.size));
-        if (bytes) *bytes += size;
-    }
-    if (rc != LT_OK || entries == 0) e->env->v->remove(e->env, name);
-    lt_buf_free(&o->smallest);
-    lt_buf_free(&o->largest);
-    return rc;
-}
-
-static void out_abandon(lt_engine *e, out_table *o) {
-    char name[4096];
-    lt_table_file_name(name, sizeof name, e->dir, o->number);
-    lt_table_builder_free(o->b);
-    lt_wclose(o->f);
-    e->env->v->remove(e->env, name);
-    lt_buf_free(&o->smallest);
-    lt_buf_free(&o->largest);
-}
-
 int db_write_level0(lt_engine *e, lt_memtable *m, lt_version_edit *edit, uint64_t number) {
-    out_table o;
-    int rc = out_open(e, &o, number);
+    lt_table_out o;
+    int rc = lt_table_out_open(&o, e->env, e->dir, &e->topt, number);
     if (rc) return rc;
     lt_iter *it = lt_memtable_iter(m);
-    if (!it) { out_abandon(e, &o); return lt_seterr(LT_ENOMEM, "flush: out of memory"); }
+    if (!it) { lt_table_out_abandon(&o); return lt_seterr(LT_ENOMEM, "flush: out of memory"); }
     for (lt_iter_seek_first(it); rc == LT_OK && lt_iter_valid(it); lt_iter_next(it))
-        rc = out_add(&o, lt_iter_key(it), lt_iter_value(it));
+        rc = lt_table_out_add(&o, lt_iter_key(it), lt_iter_value(it));
     lt_iter_destroy(it);
-    if (rc) { out_abandon(e, &o); return rc; }
-    rc = out_finish(e, &o, 0, edit, NULL);
+    if (rc) { lt_table_out_abandon(&o); return rc; }
+    rc = lt_table_out_finish(&o, edit, 0, NULL);
     if (rc == LT_OK) rc = e->env->v->sync_dir(e->env, e->dir);
     return rc;
 }
@@ -287,7 +220,7 @@ static int run_compaction(lt_engine *e, compaction *c, uint64_t smallest_snapsho
     if (rc) { for (int k = 0; k < nit; k++) lt_iter_destroy(its[k]); free(its); goto done; }
     free(its);
 
-    out_table o;
+    lt_table_out o;
     int have_out = 0;
     lt_buf cur = {0};
     int have_cur = 0;
@@ -304,8 +237,8 @@ static int run_compaction(lt_engine *e, compaction *c, uint64_t smallest_snapsho
             if (lt_buf_append(&cur, uk.data, uk.size)) { rc = lt_seterr(LT_ENOMEM, "compaction: out of memory"); break; }
             have_cur = 1;
             last_seq_for_key = LT_MAX_SEQ + 1;
-            if (have_out && lt_table_builder_file_size(o.b) >= e->opt.table_size) {
-                rc = out_finish(e, &o, out_level, &edit, &bytes_out);
+            if (have_out && lt_table_out_size(&o) >= e->opt.table_size) {
+                rc = lt_table_out_finish(&o, &edit, out_level, &bytes_out);
                 have_out = 0;
                 if (rc) break;
             }
@@ -321,18 +254,18 @@ static int run_compaction(lt_engine *e, compaction *c, uint64_t smallest_snapsho
             uint64_t num = lt_vset_new_file_number(e->vs);
             rc = db_add_pending(e, num);
             pthread_mutex_unlock(&e->mu);
-            if (rc == LT_OK) rc = out_open(e, &o, num);
+            if (rc == LT_OK) rc = lt_table_out_open(&o, e->env, e->dir, &e->topt, num);
             if (rc) break;
             have_out = 1;
         }
-        rc = out_add(&o, k, lt_iter_value(m));
+        rc = lt_table_out_add(&o, k, lt_iter_value(m));
     }
     if (rc == LT_OK) rc = lt_iter_status(m);
     lt_iter_destroy(m);
     lt_buf_free(&cur);
     if (have_out) {
-        if (rc == LT_OK) rc = out_finish(e, &o, out_level, &edit, &bytes_out);
-        else out_abandon(e, &o);
+        if (rc == LT_OK) rc = lt_table_out_finish(&o, &edit, out_level, &bytes_out);
+        else lt_table_out_abandon(&o);
     }
     if (rc == LT_OK) rc = e->env->v->sync_dir(e->env, e->dir);
     atomic_fetch_add(&e->st.compaction_bytes_read, bytes_in);

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "db_impl.h"
+#include "table_out.h"
 #include "../util/status.h"
 
 typedef struct repair {
@@ -243,30 +244,10 @@ static int read_logs(repair *r) {
     return rc;
 }
 
-typedef struct out_table {
-    uint64_t number;
-    lt_wfile *f;
-    lt_table_builder *b;
-    lt_buf smallest, largest;
-} out_table;
-
-static int out_finish(repair *r, out_table *o) {
-    char name[4096];
-    lt_table_file_name(name, sizeof name, r->dir, o->number);
-    int rc = lt_table_builder_finish(o->b);
-    if (rc == LT_OK) rc = lt_wsync(o->f);
-    uint64_t size = lt_table_builder_file_size(o->b);
-    lt_table_builder_free(o->b);
-    int crc = lt_wclose(o->f);
-    if (rc == LT_OK) rc = crc;
-    if (rc == LT_OK)
-        rc = lt_edit_add_file(&r->edit, LT_NUM_LEVELS - 1, o->number, size,
-                              lt_slice_make(o->smallest.data, o->smallest.size),
-                              lt_slice_make(o->largest.data, o->largest.size));
-    if (rc) r->env->v->remove(r->env, name);
-    else r->tables_written++;
-    lt_buf_free(&o->smallest);
-    lt_buf_free(&o->largest);
+/* A new table goes to the bottom level: nothing lies below it. */
+static int finish_table(repair *r, lt_table_out *o) {
+    int rc = lt_table_out_finish(o, &r->edit, LT_NUM_LEVELS - 1, NULL);
+    if (rc == LT_OK) r->tables_written++;
     return rc;
 }
 
@@ -285,7 +266,7 @@ static int rewrite(repair *r) {
     if (rc == LT_OK && !(m = lt_iter_merging(lt_ikey_cmp, its, n))) rc = lt_seterr(LT_ENOMEM, "repair: out of memory");
     if (rc) { for (int i = 0; i < n; i++) lt_iter_destroy(its[i]); }
     free(its);   /* the merging iterator owns the children */
-    out_table o;
+    lt_table_out o;
     int have_out = 0;
     lt_buf cur = {0};
     int have_cur = 0;
@@ -298,42 +279,21 @@ static int rewrite(repair *r) {
         if (lt_buf_append(&cur, uk.data, uk.size)) { rc = lt_seterr(LT_ENOMEM, "repair: out of memory"); break; }
         have_cur = 1;
         if (lt_ikey_type(k) == LT_TYPE_DELETION) continue;   /* nothing below it */
-        if (have_out && lt_table_builder_file_size(o.b) >= r->table_size) {
+        if (have_out && lt_table_out_size(&o) >= r->table_size) {
             have_out = 0;
-            if ((rc = out_finish(r, &o))) break;
+            if ((rc = finish_table(r, &o))) break;
         }
         if (!have_out) {
-            char name[4096];
-            memset(&o, 0, sizeof o);
-            o.number = ++r->max_number;
-            lt_table_file_name(name, sizeof name, r->dir, o.number);
-            if ((rc = r->env->v->new_writable(r->env, name, &o.f))) break;
-            if (!(o.b = lt_table_builder_new(&r->topt, o.f))) {
-                lt_wclose(o.f);
-                r->env->v->remove(r->env, name);
-                rc = lt_seterr(LT_ENOMEM, "repair: out of memory");
-                break;
-            }
+            if ((rc = lt_table_out_open(&o, r->env, r->dir, &r->topt, ++r->max_number))) break;
             have_out = 1;
         }
-        if (o.smallest.size == 0 && lt_buf_append(&o.smallest, k.data, k.size)) rc = lt_seterr(LT_ENOMEM, "repair: out of memory");
-        o.largest.size = 0;
-        if (rc == LT_OK && lt_buf_append(&o.largest, k.data, k.size)) rc = lt_seterr(LT_ENOMEM, "repair: out of memory");
-        if (rc == LT_OK) rc = lt_table_builder_add(o.b, k, lt_iter_value(m));
+        rc = lt_table_out_add(&o, k, lt_iter_value(m));
         r->keys++;
     }
     if (rc == LT_OK && m) rc = lt_iter_status(m);
     if (have_out) {
-        if (rc == LT_OK) rc = out_finish(r, &o);
-        else {
-            char name[4096];
-            lt_table_file_name(name, sizeof name, r->dir, o.number);
-            lt_table_builder_free(o.b);
-            lt_wclose(o.f);
-            r->env->v->remove(r->env, name);
-            lt_buf_free(&o.smallest);
-            lt_buf_free(&o.largest);
-        }
+        if (rc == LT_OK) rc = finish_table(r, &o);
+        else lt_table_out_abandon(&o);
     }
     lt_buf_free(&cur);
     lt_iter_destroy(m);
