@@ -120,28 +120,50 @@ static void test_full_with_compactions(void) {
     lt_env_free(mem);
 }
 
+/* The newest log of /db in `env` (its path in out), or "" if none. */
+static void newest_log(lt_env *env, char *out, size_t cap) {
+    char **names;
+    size_t nn;
+    unsigned long long best = 0;
+    out[0] = 0;
+    if (env->v->list_dir(env, "/db", &names, &nn)) return;
+    for (size_t i = 0; i < nn; i++) {
+        unsigned long long num;
+        if (strstr(names[i], ".log") && sscanf(names[i], "%llu", &num) == 1 && num >= best) {
+            best = num;
+            snprintf(out, cap, "/db/%s", names[i]);
+        }
+    }
+    lt_env_free_names(names, nn);
+}
+
+/* A new memory env (*mem) holding /db, opened with FULL sync and a memtable that
+ * holds every record, records 0..n-1 committed, then abandoned as a crash would: *o
+ * gets the options, `log` the path of its log ("" if something failed). */
+static void crashed_db(lt_env **mem, lt_options *o, int n, char *log, size_t cap) {
+    log[0] = 0;
+    CHECK_OK(lt_env_mem_new(mem));
+    *o = opts(*mem, LT_SYNC_FULL);
+    o->memtable_size = 1 << 20;
+    lt_db *db;
+    CHECK_OK(lt_db_open("/db", o, &db));
+    for (int i = 0; i < n; i++) CHECK_OK(put_i(db, i));
+    lt_db_crash(db);
+    lt_db_free(db);
+    newest_log(*mem, log, cap);
+}
+
 /* Torn tail: cut the log at many lengths; each reopen gives a prefix of the records,
  * shrinking as the cut grows, and the database stays writable. */
 static void test_torn_log(void) {
     int last = 50;
     for (int k = 0; k < 40; k++) {
         lt_env *mem;
-        CHECK_OK(lt_env_mem_new(&mem));
-        lt_options o = opts(mem, LT_SYNC_FULL);
-        o.memtable_size = 1 << 20;
-        lt_db *db;
-        CHECK_OK(lt_db_open("/db", &o, &db));
-        for (int i = 0; i < 50; i++) CHECK_OK(put_i(db, i));
-        lt_db_crash(db);
-        lt_db_free(db);
-        char **names;
-        size_t nn;
-        CHECK_OK(mem->v->list_dir(mem, "/db", &names, &nn));
-        char log[256] = "";
-        for (size_t i = 0; i < nn; i++)
-            if (strstr(names[i], ".log")) snprintf(log, sizeof log, "/db/%s", names[i]);
-        lt_env_free_names(names, nn);
+        lt_options o;
+        char log[256];
+        crashed_db(&mem, &o, 50, log, sizeof log);
         CHECK(log[0]);
+        lt_db *db;
         uint64_t size;
         CHECK_OK(mem->v->file_size(mem, log, &size));
         CHECK(size > 600);
@@ -158,23 +180,6 @@ static void test_torn_log(void) {
         lt_db_free(db);
         lt_env_free(mem);
     }
-}
-
-/* The newest log of /db in `env` (its path in out), or "" if none. */
-static void newest_log(lt_env *env, char *out, size_t cap) {
-    char **names;
-    size_t nn;
-    unsigned long long best = 0;
-    out[0] = 0;
-    if (env->v->list_dir(env, "/db", &names, &nn)) return;
-    for (size_t i = 0; i < nn; i++) {
-        unsigned long long num;
-        if (strstr(names[i], ".log") && sscanf(names[i], "%llu", &num) == 1 && num >= best) {
-            best = num;
-            snprintf(out, cap, "/db/%s", names[i]);
-        }
-    }
-    lt_env_free_names(names, nn);
 }
 
 static int rewrite_file(lt_env *env, const char *path, const char *data, size_t n) {
@@ -199,18 +204,12 @@ static size_t count_files(lt_env *env, const char *dir) {
  * records before the damage, counts the rest and keeps a copy of the log. */
 static void test_mid_log_damage(void) {
     lt_env *mem;
-    CHECK_OK(lt_env_mem_new(&mem));
-    lt_options o = opts(mem, LT_SYNC_FULL);
-    o.memtable_size = 1 << 20;
-    lt_db *db;
-    CHECK_OK(lt_db_open("/db", &o, &db));
-    for (int i = 0; i < 50; i++) CHECK_OK(put_i(db, i));
-    lt_db_crash(db);
-    lt_db_free(db);
+    lt_options o;
     char log[256], *data;
     size_t n;
-    newest_log(mem, log, sizeof log);
+    crashed_db(&mem, &o, 50, log, sizeof log);
     CHECK(log[0]);
+    lt_db *db;
     CHECK_OK(lt_env_read_file(mem, log, &data, &n));
     CHECK(n > 1000);
     data[n / 2] ^= 0x10;
@@ -293,22 +292,11 @@ static int has(lt_db *db, const char *k) {
 
 static void test_malformed_batch_not_applied(void) {
     lt_env *mem;
-    CHECK_OK(lt_env_mem_new(&mem));
-    lt_options o = opts(mem, LT_SYNC_FULL);
-    o.memtable_size = 1 << 20;
-    lt_db *db;
-    CHECK_OK(lt_db_open("/db", &o, &db));
-    for (int i = 0; i < 5; i++) CHECK_OK(put_i(db, i));
-    lt_db_crash(db);
-    lt_db_free(db);
-    char **names;
-    size_t nn;
-    CHECK_OK(mem->v->list_dir(mem, "/db", &names, &nn));
-    char log[256] = "";
-    for (size_t i = 0; i < nn; i++)
-        if (strstr(names[i], ".log")) snprintf(log, sizeof log, "/db/%s", names[i]);
-    lt_env_free_names(names, nn);
+    lt_options o;
+    char log[256];
+    crashed_db(&mem, &o, 5, log, sizeof log);
     CHECK(log[0]);
+    lt_db *db;
     lt_batch *b;
     CHECK_OK(lt_batch_new(&b));
     CHECK_OK(lt_batch_put(b, "ghost-a", 7, "x", 1));
