@@ -35,6 +35,11 @@ const lt_codec *fuzz_zstd(void);
 /* Recompute, in place, the CRC of every log fragment whose header and payload fit
  * in its 32 KiB block (log_format.h), walking the fragments as the reader does. */
 void fuzz_repair_log(uint8_t *buf, size_t n);
+/* Run check(data) on the input as given, then on a copy whose log CRCs
+ * fuzz_repair_log recomputed, when that changed anything (a random mutation almost
+ * always breaks a CRC, which would stop every reader at the first fragment). */
+void fuzz_check_log_input(const uint8_t *data, size_t size,
+                          void (*check)(const uint8_t *data, size_t size));
 /* Recompute, in place, the trailer CRC of the index and filter blocks a table
  * footer names and of the data blocks its (uncompressed) index names. */
 void fuzz_repair_table(uint8_t *buf, size_t n);

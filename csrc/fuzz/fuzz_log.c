@@ -97,12 +97,6 @@ static void check(const uint8_t *data, size_t n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    check(data, size);
-    uint8_t *fixed = malloc(size ? size : 1);
-    if (!fixed) return 0;
-    memcpy(fixed, data, size);
-    fuzz_repair_log(fixed, size);
-    if (memcmp(fixed, data, size) != 0) check(fixed, size);
-    free(fixed);
+    fuzz_check_log_input(data, size, check);
     return 0;
 }

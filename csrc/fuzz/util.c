@@ -132,6 +132,17 @@ void fuzz_repair_log(uint8_t *buf, size_t n) {
 
 /* Fix the trailer of block h if it lies inside [0, limit); returns its type byte or
  * -1 if it does not fit. */
+void fuzz_check_log_input(const uint8_t *data, size_t size,
+                          void (*check)(const uint8_t *data, size_t size)) {
+    check(data, size);
+    uint8_t *fixed = malloc(size ? size : 1);
+    if (!fixed) return;
+    memcpy(fixed, data, size);
+    fuzz_repair_log(fixed, size);
+    if (memcmp(fixed, data, size) != 0) check(fixed, size);
+    free(fixed);
+}
+
 static int repair_block(uint8_t *buf, size_t limit, const lt_block_handle *h) {
     if (h->size > limit || h->offset > limit - h->size ||
         limit - h->size - h->offset < LT_BLOCK_TRAILER_SIZE)
