@@ -44,6 +44,18 @@ def files_with_suffix(path, suffix):
     return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix))
 
 
+def listing(path):
+    """Every file under the directory `path`: relative path -> contents (to check
+    that a refused open or a failed repair changed nothing)."""
+    out = {}
+    for root, _, names in os.walk(path):
+        for name in names:
+            p = os.path.join(root, name)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, path)] = f.read()
+    return out
+
+
 @pytest.fixture
 def dbpath(tmp_path):
     """A path for a new database directory (not created)."""

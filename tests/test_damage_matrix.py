@@ -20,7 +20,7 @@ import pytest
 
 import lightning
 
-from conftest import files_with_suffix
+from conftest import files_with_suffix, listing
 
 BLOCK = 32768
 
@@ -44,16 +44,6 @@ def build(path):
     want.update({b"b%03d" % i: b"B%03d" % i for i in range(150)})
     want.update({b"c%03d" % i: b"C%03d" % i for i in range(40)})
     return want
-
-
-def listing(path):
-    out = {}
-    for root, _, names in os.walk(path):
-        for name in names:
-            p = os.path.join(root, name)
-            with open(p, "rb") as f:
-                out[os.path.relpath(p, path)] = f.read()
-    return out
 
 
 def contents(path):

@@ -11,7 +11,7 @@ import pytest
 import lightning
 from lightning._testing import FaultEnv, MemEnv
 
-from conftest import child_env, files_with_suffix
+from conftest import child_env, files_with_suffix, listing
 
 # A child that fills the disk (RLIMIT_FSIZE) until a write fails, then closes and
 # prints the number of acknowledged batches. Small memtables and tables, so the
@@ -103,16 +103,6 @@ def make_db(path, n=400, **opts):
         for i in range(0, n, 3):
             db.put(b"k%05d" % i, b"new%05d" % i)
     return {b"k%05d" % i: (b"new%05d" if i % 3 == 0 else b"old%05d") % i for i in range(n)}
-
-
-def listing(path):
-    out = {}
-    for root, _, names in os.walk(path):
-        for name in names:
-            p = os.path.join(root, name)
-            with open(p, "rb") as f:
-                out[os.path.relpath(p, path)] = f.read()
-    return out
 
 
 def test_missing_current_raises_changes_nothing_and_repair_recovers(tmp_path):
