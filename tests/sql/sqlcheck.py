@@ -1,5 +1,8 @@
-"""Shared check of the SQL tests: a table's indexes agree with its rows, read
-straight from the KV store through the catalog's key helpers."""
+"""Shared helpers of the SQL tests: a table's indexes agree with its rows, read
+straight from the KV store through the catalog's key helpers; callables run in
+threads with their exceptions re-raised."""
+
+import threading
 
 from lightning.sql import catalog
 from lightning.sql.rowcodec import decode_row
@@ -22,3 +25,25 @@ def indexed_rows(con, name):
                 got.append((tuple(vals), tuple(pk)))
             assert sorted(got, key=repr) == want, ix.name
         return t, rows
+
+
+def run_threads(*targets):
+    """Run each callable in a thread; re-raise the first exception any of them hit."""
+    errors = []
+
+    def wrap(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as e:     # noqa: BLE001 - reported to the test
+                errors.append(e)
+        return run
+
+    threads = [threading.Thread(target=wrap(t)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive(), "thread hung"
+    if errors:
+        raise errors[0]

@@ -7,31 +7,9 @@ import threading
 
 
 import lightning
-from sqlcheck import indexed_rows
+from sqlcheck import indexed_rows, run_threads
 
 TIMEOUT = 30
-
-
-def run_threads(*targets):
-    """Run each callable in a thread; re-raise the first exception any of them hit."""
-    errors = []
-
-    def wrap(fn):
-        def run():
-            try:
-                fn()
-            except BaseException as e:     # noqa: BLE001 - reported to the test
-                errors.append(e)
-        return run
-
-    threads = [threading.Thread(target=wrap(t)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT)
-        assert not t.is_alive(), "thread hung"
-    if errors:
-        raise errors[0]
 
 
 def is_conflict(e):

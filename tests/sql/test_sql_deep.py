@@ -3,14 +3,16 @@ nesting, and a ProgrammingError naming the limit beyond MAX_EXPR_DEPTH (never a
 RecursionError). Results are compared with sqlite3 where sqlite3 takes the statement
 (its parser stops near 100 levels of nesting), else with values computed in Python."""
 
+import functools
 import sqlite3
 import sys
-import threading
 
 import pytest
 
 import lightning
 from lightning.sql.parse import MAX_EXPR_DEPTH, MAX_TEXT_DEPTH
+
+from sqlcheck import run_threads
 
 ROWS = [(i, i * 3 % 17, f"s{i}") for i in range(60)]
 
@@ -221,23 +223,14 @@ def test_deep_statements_in_threads():
     """Statements prepared in several threads at once (the raised recursion limit is
     shared) all work, and the limit is restored afterwards."""
     before = sys.getrecursionlimit()
-    errors = []
 
     def work(k):
-        try:
-            c = lightning.connect(":memory:")
-            for d in range(80, 101, 5):
-                e = nest(d, str(k), "(1 + {})")
-                assert c.execute(f"SELECT {e}").fetchall() == [(k + d,)]
-            c.close()
-        except Exception as exc:        # reported by the main thread
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        c = lightning.connect(":memory:")
+        for d in range(80, 101, 5):
+            e = nest(d, str(k), "(1 + {})")
+            assert c.execute(f"SELECT {e}").fetchall() == [(k + d,)]
+        c.close()
+    run_threads(*(functools.partial(work, k) for k in range(4)))
     assert sys.getrecursionlimit() == before
 
 

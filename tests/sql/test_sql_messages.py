@@ -3,12 +3,15 @@ index and the key values (not the engine's raw key), writes on a read-only
 connection say so, and a cursor fetched from by two threads at once raises
 ProgrammingError instead of losing rows."""
 
+import functools
 import threading
 
 import pytest
 
 import lightning
 from lightning.dbapi.executor import Result
+
+from sqlcheck import run_threads
 
 
 @pytest.fixture
@@ -155,7 +158,7 @@ def test_cursor_shared_by_threads_delivers_each_row_once():
     c.executemany("INSERT INTO t VALUES (?, ?)", [(i, i) for i in range(30000)])
     c.commit()
     cur = c.execute("SELECT id FROM t WHERE a >= 0")
-    got, errors = [[], [], []], []
+    got = [[], [], []]
 
     def work(k):
         try:
@@ -166,14 +169,7 @@ def test_cursor_shared_by_threads_delivers_each_row_once():
                 got[k] += rows
         except lightning.ProgrammingError:
             pass                                    # the other thread goes on
-        except Exception as exc:                    # reported by the main thread
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_threads(*(functools.partial(work, k) for k in range(3)))
     rows = sorted(got[0] + got[1] + got[2])
     assert rows == [(i,) for i in range(30000)]
     c.close()
