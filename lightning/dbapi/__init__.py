@@ -1,7 +1,7 @@
 """The PEP 249 (DB-API 2.0) driver of Lightning: `connect()` and its connection,
-cursor, parameter and type-object pieces. SQL statements are run by an executor
-(executor.py) that the SQL layer provides; until it lands, only transaction control
-works. See docs/dbapi.md.
+cursor, parameter and type-object pieces. Data statements are run by the SQL layer's
+executor (the interface in lightning/sql/interface.py); the driver handles transaction
+control itself. See docs/dbapi.md.
 
     module.py      connect(), apilevel, threadsafety, paramstyle
     typeobjects.py type objects and constructors
@@ -9,8 +9,7 @@ works. See docs/dbapi.md.
     cursor.py      Cursor: execute, fetch, description
     params.py      placeholders and parameter checks
     statements.py  one statement: empty, transaction control, or data
-    lexer.py       the tokenizer behind params.py and statements.py
-    executor.py    the boundary the SQL layer implements
+    executor.py    which SQL executor connect() uses by default
 """
 
 from ..errors import (DatabaseError, DataError, Error, IntegrityError, InterfaceError,

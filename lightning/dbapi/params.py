@@ -1,6 +1,6 @@
 """Placeholders: finding them in a statement and checking the parameters bound to them.
 
-`scan(tokens)` lists the placeholders of one statement (from `lexer.tokenize`, so a
+`scan(tokens)` lists the placeholders of one statement (from `sql/lexer.tokenize`, so a
 `?` or `:name` inside a string literal, a quoted identifier or a comment is not a
 placeholder). A statement uses one style:
 
@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..errors import NotSupportedError, ProgrammingError
-from .lexer import PARAM
+from ..sql.lexer import PARAM
+from ..sql.types import PLAIN_TYPES
 
 __all__ = ["Placeholder", "Placeholders", "scan", "bind", "bind_each", "SUPPORTED_TYPES"]
 
@@ -86,8 +87,6 @@ def _value(value, label):
                            f"bool, Decimal, date, time or datetime")
 
 
-# Exact types that need no conversion: the common case checks only these.
-PLAIN_TYPES = frozenset((type(None), int, float, str, bytes, bool))
 
 
 try:        # bind()'s common case in C, for executemany's many rows

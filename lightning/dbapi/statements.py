@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ProgrammingError
-from .lexer import PUNCT, QUOTED, WORD, tokenize
+from ..sql.lexer import PUNCT, QUOTED, WORD, tokenize
 from .params import Placeholders, scan
 
 __all__ = ["Control", "Prepared", "prepare", "statement_kind"]

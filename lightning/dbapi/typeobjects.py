@@ -1,7 +1,7 @@
 """PEP 249 type objects and constructors.
 
 The type objects STRING, BINARY, NUMBER, DATETIME and ROWID compare equal to the
-type-code strings found in `cursor.description` (see executor.py's TYPE_CODES):
+type-code strings found in `cursor.description` (see lightning/sql/interface.py's TYPE_CODES):
 `cur.description[0][1] == lightning.NUMBER`. Comparison is case-insensitive and
 ignores a parenthesised suffix, so "varchar(20)" == STRING. ROWID's code ("ROWID")
 is also a NUMBER, because its values are integers.

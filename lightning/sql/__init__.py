@@ -8,4 +8,8 @@ Foundation modules, each with one responsibility:
   types     SQL type names, their Python types and strict value coercion
   catalog   table/index schemas stored in the KV store, DDL, key layout helpers,
             auto-increment id allocation
+  lexer     a small SQL tokenizer (placeholders, words, literals), shared with the
+            driver
+  interface the Executor protocol and Result that the DB-API driver is written
+            against; this layer never imports the driver
 """

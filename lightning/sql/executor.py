@@ -1,4 +1,4 @@
-"""The DB-API executor of the SQL layer (lightning/dbapi/executor.py's contract) and
+"""The DB-API executor of the SQL layer (the contract of interface.py) and
 the per-connection plan cache.
 
 One responsibility: dispatch one statement to ddl.py / dml.py / select.py and wrap the
@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from sqlglot import exp
 
-from ..dbapi.executor import Result
+from .interface import Result
 from ..errors import DatabaseError, InterfaceError, NotSupportedError, ProgrammingError
 from . import catalog, ddl
 from .dml import Inserter, Param, Returning, TableWriter, Upsert, set_target

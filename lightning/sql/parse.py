@@ -37,7 +37,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from ..dbapi.lexer import PARAM, PUNCT, WORD, tokenize
+from .lexer import PARAM, PUNCT, WORD, tokenize
 from ..errors import NotSupportedError, ProgrammingError
 
 __all__ = ["parse", "Parsed", "QMARK_PREFIX", "qmark_count", "MAX_EXPR_DEPTH",

@@ -17,7 +17,6 @@ import sys
 
 from sqlglot import exp
 
-from ..dbapi.params import PLAIN_TYPES
 from ..errors import DataError, NotSupportedError, ProgrammingError
 from . import catalog
 from .access import C_INDEX_LIMIT, c_index_point, c_pk_row, c_point_row
@@ -26,7 +25,7 @@ from .expr import AGGREGATES, Scope, compare, compile_expr, literal_type, truth
 from .parse import qmark_count
 from .plan import choose_access, column_position, point_params
 from .rowcodec import decode_row_ids
-from .types import show
+from .types import PLAIN_TYPES, show
 
 
 def _param_point(table, keys, params):
@@ -415,7 +414,7 @@ def _projector(positions):
 
 
 def runner_check(executor, version, nparams):
-    """The common check of the fast-path runners (dbapi/executor.py `fast_path`):
+    """The common check of the fast-path runners (interface.py, `fast_path`):
     ready(txn, params) is True when `params` are a tuple of `nparams` plain values
     (what bind() passes through unchanged) and `txn` sees schema `version`, the one
     the statement was prepared under (executor: the SqlExecutor)."""
@@ -436,7 +435,7 @@ def runner_check(executor, version, nparams):
 
 class PointRunner:
     """The one-step form of a point SELECT (see SelectPlan._point_ids) for the
-    driver's fast path (dbapi/executor.py, `fast_path`): run(txn, params) reads one
+    driver's fast path (interface.py, `fast_path`): run(txn, params) reads one
     key and decodes the selected columns, or returns None (the normal path then
     runs the statement) when the parameters are not a tuple of plain values of the
     right count, or `txn` sees another schema than the plan was prepared under."""

@@ -59,10 +59,14 @@ from decimal import Decimal
 
 from ..errors import DataError, NotSupportedError, ProgrammingError
 
-__all__ = ["SqlType", "parse_type", "show", "INTEGER", "REAL", "NUMERIC", "TEXT", "BLOB",
-           "BOOLEAN", "DATE", "TIME", "TIMESTAMP", "JSON", "FAMILIES"]
+__all__ = ["SqlType", "parse_type", "show", "PLAIN_TYPES", "INTEGER", "REAL", "NUMERIC",
+           "TEXT", "BLOB", "BOOLEAN", "DATE", "TIME", "TIMESTAMP", "JSON", "FAMILIES"]
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+# Exact Python types of parameter values that need no conversion: the driver's and the
+# fast paths' common case checks only these.
+PLAIN_TYPES = frozenset((type(None), int, float, str, bytes, bool))
+
 _UTC = _dt.timezone.utc
 
 # declared name (upper case, single spaces) -> (family, integer range or None)

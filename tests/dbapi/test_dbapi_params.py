@@ -8,7 +8,7 @@ import decimal
 import pytest
 
 import lightning
-from lightning.dbapi.lexer import tokenize
+from lightning.sql.lexer import tokenize
 from lightning.dbapi.params import bind, bind_each, scan
 from lightning.dbapi.statements import prepare
 

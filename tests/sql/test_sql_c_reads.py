@@ -513,7 +513,7 @@ def test_pk_row_matches_point_row_and_declines(dbpath):
     """pk_row(reader, prefix, params, nparams, cols, plain, ids) reads what
     point_row reads at prefix + encode_key([params[k]]), and declines (NotImplemented)
     every input the Python runner would treat differently."""
-    from lightning.dbapi.params import PLAIN_TYPES
+    from lightning.sql.types import PLAIN_TYPES
     from lightning.sql.keycodec import encode_key
     db = lightning.open(dbpath)
     try:
@@ -575,7 +575,7 @@ def test_index_point_is_used_and_declines(pair, calls):
 
 
 def test_index_point_direct_declines(pair):
-    from lightning.dbapi.params import PLAIN_TYPES
+    from lightning.sql.types import PLAIN_TYPES
     con = pair.con
     con.execute("SELECT id FROM t WHERE id = ?", (1,)).fetchall()     # begins one
     r = con._txn._reader

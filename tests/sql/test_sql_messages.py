@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import lightning
-from lightning.dbapi.executor import Result
+from lightning.sql.interface import Result
 
 from sqlcheck import run_threads
 

@@ -1,4 +1,4 @@
-"""A small SQL tokenizer for the driver: it splits a statement into words, quoted
+"""A small SQL tokenizer for the driver and the parser: it splits a statement into words, quoted
 identifiers, string literals, numbers, placeholders and punctuation, skipping
 whitespace and comments. It is not a SQL parser (the SQL layer uses sqlglot); the
 driver only needs to find placeholders outside literals and comments, and to
