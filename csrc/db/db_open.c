@@ -133,11 +133,6 @@ static int replay_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice 
     return lt_memtable_add(c->m, seq, type, key, value);
 }
 
-static int check_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice value) {
-    (void)arg; (void)seq; (void)type; (void)key; (void)value;
-    return LT_OK;
-}
-
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
@@ -272,8 +267,7 @@ static int replay_logs(lt_engine *e, lt_version_edit *edit) {
                 aside[naside++] = tail_log;
             }
             if (!dropping) {
-                rc = lt_batch_set_contents(b, rec);
-                if (rc == LT_OK) rc = lt_batch_iterate(b, check_one, NULL);  /* whole before any is applied */
+                rc = lt_batch_set_contents(b, rec);   /* checks it whole before any is applied */
                 if (rc == LT_ECORRUPT) {
                     char what[600];
                     snprintf(what, sizeof what, "log %.300s: %.250s in the record ending at offset %llu",

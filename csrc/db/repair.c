@@ -178,11 +178,6 @@ static int check_tables(repair *r) {
     return LT_OK;
 }
 
-static int check_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice value) {
-    (void)arg; (void)seq; (void)type; (void)key; (void)value;
-    return LT_OK;
-}
-
 static int add_one(void *arg, uint64_t seq, int type, lt_slice key, lt_slice value) {
     repair *r = arg;
     if (seq > r->max_seq) r->max_seq = seq;
@@ -213,8 +208,7 @@ static int read_logs(repair *r) {
                 continue;
             }
             if (rc) break;
-            rc = lt_batch_set_contents(b, rec);
-            if (rc == LT_OK) rc = lt_batch_iterate(b, check_one, NULL);
+            rc = lt_batch_set_contents(b, rec);   /* checks the whole batch */
             if (rc == LT_ECORRUPT) {
                 if (!damage[0]) snprintf(damage, sizeof damage, "log %.300s: %.180s", name, lt_errmsg());
                 rc = LT_OK;
