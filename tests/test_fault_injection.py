@@ -65,24 +65,21 @@ class Workload:
         self.acked.append(True)
         return True
 
-    def _maintain(self, fn):
-        try:
-            fn()
-        except lightning.OperationalError as exc:
-            self.errors.append(str(exc))
 
-    def _connect(self, fault):
+    def _attempt(self, fn, *args, **kw):
+        """fn(...), or None with the OperationalError recorded."""
         try:
-            return lightning.connect(PATH, _env=fault)
+            return fn(*args, **kw)
         except lightning.OperationalError as exc:
             self.errors.append(str(exc))
             return None
 
+    def _connect(self, fault):
+        return self._attempt(lightning.connect, PATH, _env=fault)
+
     def run(self, fault):
-        try:
-            db = lightning.open(PATH, _env=fault, **OPTS)
-        except lightning.OperationalError as exc:
-            self.errors.append(str(exc))
+        db = self._attempt(lightning.open, PATH, _env=fault, **OPTS)
+        if db is None:
             return None
         conn = self._connect(fault)
         rnd = random.Random(7)
@@ -167,17 +164,15 @@ class Workload:
             elif step == "sql":
                 sql_txn(n)
             elif step == "flush":
-                self._maintain(db.flush)
+                self._attempt(db.flush)
             elif step == "compact":
-                self._maintain(db.compact)
+                self._attempt(db.compact)
             elif step == "reopen":        # recovery's own writes are write paths too
                 if conn is not None:
                     conn.close()
                 db.close()
-                try:
-                    db = lightning.open(PATH, _env=fault, **OPTS)
-                except lightning.OperationalError as exc:
-                    self.errors.append(str(exc))
+                db = self._attempt(lightning.open, PATH, _env=fault, **OPTS)
+                if db is None:
                     return None
                 conn = self._connect(fault)
         if conn is not None:
